@@ -1,0 +1,235 @@
+-- Named queries of the TRT node. Each block starts with a `-- name: <name> --` line.
+
+-- ============================== users and the credit ledger ==============================
+
+-- name: user_ensure --
+INSERT INTO users (id, language) VALUES (%(user_id)s, %(language)s)
+ON CONFLICT (id) DO NOTHING
+RETURNING id
+
+-- name: user_get --
+SELECT id, language, available, held, created_at FROM users WHERE id = %(user_id)s
+
+-- name: user_set_language --
+UPDATE users SET language = %(language)s WHERE id = %(user_id)s
+
+-- name: ledger_apply --
+-- The entry and the balance change happen together or not at all; a replayed reference
+-- inserts nothing, so the UPDATE finds no row and the balance does not move again.
+WITH entry AS (
+    INSERT INTO ledger (user_id, kind, amount, ref, job_id, note)
+    VALUES (%(user_id)s, %(kind)s, %(amount)s, %(ref)s, %(job_id)s, %(note)s)
+    ON CONFLICT (ref) DO NOTHING
+    RETURNING user_id
+)
+UPDATE users AS u
+SET available = u.available + %(d_available)s, held = u.held + %(d_held)s
+FROM entry
+WHERE u.id = entry.user_id
+RETURNING u.available, u.held
+
+-- name: ledger_entries --
+SELECT id, kind, amount, ref, job_id, note, created_at
+FROM ledger WHERE user_id = %(user_id)s ORDER BY id
+
+-- name: free_use --
+INSERT INTO free_usage (user_id, day, used) VALUES (%(user_id)s, current_date, 1)
+ON CONFLICT (user_id, day) DO UPDATE SET used = free_usage.used + 1
+WHERE free_usage.used < %(limit)s
+RETURNING used
+
+-- name: free_return --
+UPDATE free_usage SET used = used - 1
+WHERE user_id = %(user_id)s AND day = %(day)s AND used > 0
+
+-- ======================================== jobs ===========================================
+
+-- name: job_insert --
+INSERT INTO jobs (user_id, chat_id, model_id, family, input, price, free, callback_token,
+                  idempotency_key, expected_seconds, deadline_at)
+VALUES (%(user_id)s, %(chat_id)s, %(model_id)s, %(family)s, %(input)s, %(price)s, %(free)s,
+        %(callback_token)s, %(idempotency_key)s, %(expected_seconds)s,
+        now() + make_interval(secs => %(max_seconds)s))
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING *
+
+-- name: job_by_idempotency_key --
+SELECT * FROM jobs WHERE idempotency_key = %(idempotency_key)s
+
+-- name: job_get --
+SELECT * FROM jobs WHERE id = %(job_id)s
+
+-- name: job_by_token --
+SELECT * FROM jobs WHERE callback_token = %(token)s
+
+-- name: job_move --
+-- The guarded move: no row comes back when the job is no longer in an allowed state.
+UPDATE jobs
+SET state = %(to)s::job_state,
+    cause = %(cause)s::job_cause,
+    detail = %(detail)s,
+    failure = COALESCE(%(failure)s, failure),
+    result_urls = COALESCE(%(result_urls)s, result_urls),
+    next_check_at = COALESCE(now() + make_interval(secs => %(check_in)s::float8), next_check_at),
+    submitted_at = CASE WHEN %(to)s::text IN ('submitted', 'running', 'succeeded')
+                        THEN COALESCE(submitted_at, now()) ELSE submitted_at END
+WHERE id = %(job_id)s AND state = ANY(%(allowed)s::job_state[])
+RETURNING *
+
+-- name: job_begin_attempt --
+UPDATE jobs
+SET state = 'submitting', cause = 'submit', detail = %(detail)s,
+    submit_attempts = submit_attempts + 1, submit_outcome = 'in_flight',
+    submit_unknown = submit_unknown
+        + CASE WHEN submit_outcome IN ('in_flight', 'unknown') THEN 1 ELSE 0 END,
+    next_check_at = now() + make_interval(secs => %(check_in)s::float8)
+WHERE id = %(job_id)s AND state IN ('created', 'submitting')
+RETURNING *
+
+-- name: job_set_outcome --
+UPDATE jobs
+SET submit_outcome = %(outcome)s, detail = %(detail)s,
+    next_check_at = now() + make_interval(secs => %(check_in)s::float8)
+WHERE id = %(job_id)s
+RETURNING *
+
+-- name: job_note --
+-- An event that is not a state change (a resubmission, a late result after the end).
+INSERT INTO job_events (job_id, from_state, to_state, cause, detail)
+SELECT id, state, state, %(cause)s::job_cause, %(detail)s FROM jobs WHERE id = %(job_id)s
+
+-- name: job_events --
+SELECT from_state, to_state, cause, detail, at FROM job_events
+WHERE job_id = %(job_id)s ORDER BY id
+
+-- name: jobs_of_user --
+SELECT * FROM jobs WHERE user_id = %(user_id)s ORDER BY id DESC LIMIT %(limit)s
+
+-- name: job_cancel_candidate --
+SELECT id FROM jobs WHERE user_id = %(user_id)s AND state = 'created' ORDER BY id DESC LIMIT 1
+
+-- ======================================= KIE tasks =======================================
+
+-- name: task_record --
+INSERT INTO kie_tasks (task_id, job_id, attempt, found_by, state, result_urls, fail_code,
+                       fail_message)
+VALUES (%(task_id)s, %(job_id)s, %(attempt)s, %(found_by)s, %(state)s, %(result_urls)s,
+        %(fail_code)s, %(fail_message)s)
+ON CONFLICT (task_id) DO UPDATE
+SET state = CASE WHEN kie_tasks.state IN ('success', 'failed') THEN kie_tasks.state
+                 ELSE EXCLUDED.state END,
+    result_urls = COALESCE(kie_tasks.result_urls, EXCLUDED.result_urls),
+    fail_code = COALESCE(kie_tasks.fail_code, EXCLUDED.fail_code),
+    fail_message = COALESCE(kie_tasks.fail_message, EXCLUDED.fail_message),
+    attempt = COALESCE(kie_tasks.attempt, EXCLUDED.attempt),
+    updated_at = now()
+WHERE kie_tasks.job_id = EXCLUDED.job_id
+RETURNING task_id, state, (xmax = 0) AS inserted
+
+-- name: tasks_of_job --
+SELECT task_id, attempt, found_by, state, result_urls, fail_code, fail_message, created_at
+FROM kie_tasks WHERE job_id = %(job_id)s ORDER BY created_at, task_id
+
+-- ==================================== callback inbox =====================================
+
+-- name: inbox_insert --
+-- Stored before the HTTP answer. The job is found by the URL's token or, failing that, by a
+-- task id already recorded; with neither, the callback is parked as an orphan.
+WITH target AS (
+    SELECT COALESCE(
+        (SELECT id FROM jobs WHERE callback_token = %(token)s),
+        (SELECT job_id FROM kie_tasks WHERE task_id = %(task_id)s)
+    ) AS job_id
+)
+INSERT INTO callback_inbox (token, task_id, dedup_key, body, headers, status, job_id, reason)
+SELECT %(token)s, %(task_id)s, %(dedup_key)s, %(body)s, %(headers)s,
+       CASE WHEN %(status)s::inbox_status IS NOT NULL THEN %(status)s::inbox_status
+            WHEN target.job_id IS NULL THEN 'parked'::inbox_status
+            ELSE 'pending'::inbox_status END,
+       target.job_id, %(reason)s
+FROM target
+ON CONFLICT (dedup_key) DO NOTHING
+RETURNING id, status, job_id
+
+-- name: inbox_mark --
+UPDATE callback_inbox
+SET status = %(status)s, handled_at = now(), reason = COALESCE(%(reason)s, reason)
+WHERE id = %(inbox_id)s AND status IN ('pending', 'claimed')
+
+-- name: inbox_get --
+SELECT id, token, task_id, body, status, job_id, reason, received_at FROM callback_inbox
+WHERE id = %(inbox_id)s
+
+-- name: inbox_stale --
+-- Stored but not applied (the node died in between, or the job actor failed): hand again.
+SELECT id, job_id, body FROM callback_inbox
+WHERE status IN ('pending', 'claimed') AND handled_at IS NULL
+  AND received_at < now() - make_interval(secs => %(older_than)s)
+ORDER BY id LIMIT %(limit)s
+
+-- name: orphans_claim --
+-- Parked callbacks whose job has appeared since (by token or by a recorded task id).
+UPDATE callback_inbox AS c
+SET status = 'claimed', job_id = COALESCE(j.id, t.job_id)
+FROM callback_inbox AS o
+LEFT JOIN jobs AS j ON j.callback_token = o.token
+LEFT JOIN kie_tasks AS t ON t.task_id = o.task_id
+WHERE c.id = o.id AND o.status = 'parked' AND COALESCE(j.id, t.job_id) IS NOT NULL
+RETURNING c.id, c.job_id, c.body
+
+-- name: orphans_expire --
+UPDATE callback_inbox SET status = 'expired', handled_at = now()
+WHERE status = 'parked' AND received_at < now() - make_interval(secs => %(ttl)s)
+
+-- name: orphans_stats --
+SELECT status::text AS status, count(*) AS n, min(received_at) AS oldest
+FROM callback_inbox WHERE status IN ('parked', 'claimed', 'expired') GROUP BY status
+
+-- ================================= janitor and poller ====================================
+
+-- name: jobs_due_submit --
+-- Leased for `lease` seconds so the next sweep does not hand the same job again.
+UPDATE jobs SET next_check_at = now() + make_interval(secs => %(lease)s)
+WHERE id IN (
+    SELECT id FROM jobs
+    WHERE state IN ('created', 'submitting') AND next_check_at <= now()
+    ORDER BY next_check_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+RETURNING id
+
+-- name: jobs_past_deadline --
+UPDATE jobs SET next_check_at = now() + make_interval(secs => %(lease)s)
+WHERE id IN (
+    SELECT id FROM jobs
+    WHERE state IN ('created', 'submitting', 'submitted', 'running')
+      AND deadline_at <= now() AND next_check_at <= now()
+    ORDER BY deadline_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+RETURNING id
+
+-- name: jobs_due_poll --
+UPDATE jobs SET next_check_at = now() + make_interval(secs => %(lease)s),
+                poll_count = poll_count + 1
+WHERE id IN (
+    SELECT id FROM jobs
+    WHERE state IN ('submitted', 'running') AND next_check_at <= now()
+    ORDER BY next_check_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+RETURNING id, family, expected_seconds, poll_count,
+          EXTRACT(EPOCH FROM now() - COALESCE(submitted_at, created_at))::float8 AS age,
+          (SELECT coalesce(array_agg(task_id ORDER BY created_at), '{}')
+           FROM kie_tasks WHERE kie_tasks.job_id = jobs.id
+             AND kie_tasks.state NOT IN ('success', 'failed')) AS task_ids
+
+-- name: jobs_schedule --
+UPDATE jobs SET next_check_at = now() + make_interval(secs => d.delay)
+FROM unnest(%(job_ids)s::bigint[], %(delays)s::float8[]) AS d(job_id, delay)
+WHERE jobs.id = d.job_id AND jobs.state IN ('submitted', 'running')
+
+-- ======================================= outbox ==========================================
+
+-- name: outbox_insert --
+INSERT INTO outbox (chat_id, job_id, kind, payload, dedup_key)
+VALUES (%(chat_id)s, %(job_id)s, %(kind)s, %(payload)s, %(dedup_key)s)
+ON CONFLICT (dedup_key) DO NOTHING
+RETURNING id
+
+-- name: job_set_status_message --
+UPDATE jobs SET status_outbox_id = %(outbox_id)s WHERE id = %(job_id)s
