@@ -1,0 +1,400 @@
+"""An emulated Telegram Bot API server for tests and the sandbox (imports nothing from the product).
+
+Start it, point ``telegram.Bot(token, base_url=f"{emu.url}/bot",
+base_file_url=f"{emu.url}/file/bot")`` at it (i.e. ``TRT_TELEGRAM_API_URL = emu.url``)::
+
+    emu = TelegramEmulator("123:ABC", seed=1).start()   # own loop thread; returns when listening
+    emu.send_text(42, "/start")                          # the user types
+    ... the bot polls getUpdates, answers ...
+    emu.wait_for_messages(42, 1)                         # what the bot sent to chat 42
+    emu.stop()
+
+CLI: ``python -m sandbox.telegram_emulator --port 8091 --token T [--token T2] [--seed 0]
+[--no-flood-limits]``.
+
+Bot API (``/bot<token>/<method>``, GET or POST; query, form, multipart or JSON parameters;
+method names case-insensitive). Unknown token -> 401 ``Unauthorized``; unknown method -> 404
+``Not Found``; errors are ``{"ok": false, "error_code", "description"[, "parameters":
+{"retry_after"}]}``. Methods: getMe, getUpdates, deleteWebhook (``drop_pending_updates``),
+getWebhookInfo, setMyCommands/getMyCommands/deleteMyCommands, sendMessage, editMessageText,
+editMessageCaption, editMessageReplyMarkup, deleteMessage, answerCallbackQuery, sendPhoto,
+sendVideo, sendAudio, sendDocument, sendAnimation, sendVoice, sendMediaGroup (2-10 items),
+sendChatAction, getFile, sendInvoice, answerPreCheckoutQuery, refundStarPayment.
+
+- getUpdates: ``offset`` forgets every update with a smaller id (negative: keep the last -N);
+  ``limit`` 1-100; ``timeout`` long-polls (≤ 50 s) and answers as soon as an update arrives;
+  ``allowed_updates`` is remembered, as Telegram does, and filters updates when they are
+  *created* ([] = default: all but chat_member / message_reaction*). A new getUpdates while
+  another waits answers the OLDER one 409 ``Conflict: terminated by other getUpdates request;
+  make sure that only one bot instance is running`` (what Telegram does); the new one proceeds.
+- Chats: private only, chat id == user id, message ids per chat. Sending to a chat whose user
+  never wrote (``strict_chats``) -> 400 ``Bad Request: chat not found``.
+- Text: empty -> 400 ``message text is empty``; > 4096 -> ``message is too long``; captions
+  > 1024; malformed HTML / MarkdownV2 / Markdown -> 400 ``Bad Request: can't parse entities:
+  ...`` (``validate_parse_mode``). The returned Message carries the plain text.
+- Edits: same content and markup -> 400 ``message is not modified: ...``; unknown message ->
+  400 ``message to edit not found``. Inline buttons: callback_data 1-64 bytes or 400
+  ``BUTTON_DATA_INVALID``.
+- Media: URL (recorded, not fetched unless ``fetch_urls``: then unreachable -> 400 ``failed to
+  get HTTP URL content``, bigger than 5 MB photo / 20 MB other -> 400 ``wrong file
+  identifier/HTTP URL specified``), an emulator-issued file_id, or an upload (photo ≤ 10 MB,
+  others ≤ 50 MB, else 400 ``file is too big``). Anything else -> ``wrong file
+  identifier/HTTP URL specified``.
+- Invoices: currency XTR needs exactly one price and no provider_token (else
+  ``STARS_INVOICE_INVALID``).
+- Blocked user (``block_user``): every call with that chat_id -> 403 ``Forbidden: bot was
+  blocked by the user``.
+- Flood limits (``flood_limits``, default on): per bot ≤ ``global_per_second`` (30) and per
+  chat ≤ ``per_chat_per_second`` (1) accepted sends/edits within any ``flood_window`` (1 s).
+  Counted: sendMessage, send<media>, sendMediaGroup (1 per chat, N global), sendInvoice,
+  editMessage*. Not counted: answerCallbackQuery, sendChatAction, getUpdates, the rest.
+  Violation -> 429 ``Too Many Requests: retry after N`` with ``parameters.retry_after`` = N
+  (whole seconds ≥ 1); refused calls consume no slot.
+
+Pipeline order: token -> method -> injected fault -> blocked -> flood -> the method.
+
+User side — Python methods below, and ``/_user/<op>`` (POST a JSON object of the same
+arguments, or GET with query args; answer ``{"ok": true, "result": ...}`` or 400
+``{"ok": false, "error"}``). Every op takes optional ``token`` (or ``bot`` = bot username,
+HTTP only) to choose the bot; default: the first token.
+
+- ``send_text``  {user_id, text, first_name?, language_code?, username?} -> {update_id,
+  message_id}. Opens the private chat. ``/command`` words get ``bot_command`` entities.
+- ``send_photo`` {user_id, data_base64, caption?} -> {update_id, message_id, file_id}; the bot
+  can getFile it and GET ``/file/bot<token>/<file_path>``.
+- ``press_button`` {user_id, message_id, callback_data} -> {update_id, id}: a callback_query
+  update; the button must be on that bot message now. ``callback_query`` {id} -> {answered,
+  answer_text, show_alert, answered_at, ...} tells whether the bot answered it.
+- ``pay_invoice`` {user_id, invoice_message_id} -> {update_id, id}: a pre_checkout_query
+  update. When the bot answers ``ok=True``, a message update with ``successful_payment``
+  {currency, total_amount, invoice_payload, telegram_payment_charge_id (unique),
+  provider_payment_charge_id} follows. ``pre_checkout_query`` {id} -> state; ``payments`` ->
+  all completed payments; ``replay_payment`` {telegram_payment_charge_id} -> {update_id}: the
+  same successful_payment message again under a new update_id (idempotency tests).
+- ``inject_update`` {update: {...}} -> {update_id}: any raw update (its update_id is replaced;
+  not filtered by allowed_updates).
+- ``block`` {user_id, blocked=true}.
+- ``messages`` {chat_id, include_user?} -> the chat's messages in order, each {message_id,
+  sender "bot"|"user", method, date, sent_at (unix float), text (as sent, markup kept),
+  plain_text, parse_mode, reply_markup (as sent), media {kind, source url|upload|file_id, url,
+  upload_size, file_id, filename[, fetched_size]} | null, media_group_id, invoice {title,
+  description, payload, currency, prices, total_amount} | null, edits [{at, method, text,
+  parse_mode, reply_markup, previous_text, previous_reply_markup}], deleted, message (the
+  current Telegram Message object)}.
+
+Control: ``GET /_control/stats`` (chat keys are strings) -> {method_calls {method: n},
+too_many_requests,
+too_many_requests_by_chat {chat: n}, max_global_rate, send_times {chat: [monotonic s]},
+max_chat_rate {chat: n}, max_per_chat_rate, faults_injected, active_faults, pending_updates
+{bot: n}, polling {bot: bool}, config}. ``POST /_control/reset`` (forget chats, messages,
+updates, payments, faults, blocks, stats; keep config; update ids keep increasing).
+``POST /_control/faults`` {fault spec} | {"faults": [specs], "clear": bool}; ``GET`` lists.
+``POST /_control/config`` {key: value} (see EmulatorConfig: flood_limits, global_per_second,
+per_chat_per_second, flood_window, fetch_urls, fetch_timeout, *_limit, strict_chats,
+validate_parse_mode, max_poll_timeout). Fault spec (see FaultSpec): {method ("*" or a name),
+kind error|flood|timeout|drop|slow, status (502), retry_after (1), delay (30 s), execute,
+fraction | count, chat_id?, token?, description?}; seeded by ``seed``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+
+from sandbox import telegram_users as users
+from sandbox.telegram_core import EmulatorCore
+from sandbox.telegram_faults import FaultSpec
+from sandbox.telegram_http import make_app
+from sandbox.telegram_model import JSON, BotState, EmulatorConfig
+
+__all__ = ["EmulatorConfig", "FaultSpec", "TelegramEmulator"]
+
+T = TypeVar("T")
+MAX_BODY = 60 * 1024 * 1024
+
+
+class TelegramEmulator:
+    """The emulator server plus a thread-safe Python API (user side and control)."""
+
+    def __init__(
+        self,
+        tokens: Iterable[str] | str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 0,
+        flood_limits: bool = True,
+        **config: Any,
+    ) -> None:
+        token_list = [tokens] if isinstance(tokens, str) else list(tokens)
+        cfg = EmulatorConfig(flood_limits=flood_limits)
+        cfg.update(config)
+        self.core = EmulatorCore(token_list, seed, cfg)
+        self._host, self._port = host, port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._thread_id: int | None = None
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._changed = threading.Condition()
+        self._generation = 0
+        self.core.on_change = self._notify
+
+    # ----- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> TelegramEmulator:
+        """Serve on a daemon thread with its own event loop; return once listening."""
+        self._thread = threading.Thread(target=self._serve, name="telegram-emulator", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10) or self._error is not None:
+            raise RuntimeError("telegram emulator failed to start") from self._error
+        return self
+
+    def _serve(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # surfaced by start(); a daemon thread has nobody else
+            self._error = exc
+            self._ready.set()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._thread_id = threading.get_ident()
+        self._stop = asyncio.Event()
+        sockets = bind_sockets(self._port, self._host)
+        server = HTTPServer(make_app(self.core), max_body_size=MAX_BODY)
+        server.add_sockets(sockets)
+        self._port = sockets[0].getsockname()[1]
+        self._ready.set()
+        await self._stop.wait()
+        self.core.shutdown()
+        server.stop()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(server.close_all_connections(), 2.0)
+
+    def stop(self) -> None:
+        """Stop serving and join the thread (idempotent)."""
+        if self._loop is None or self._stop is None or self._thread is None:
+            return
+        stop = self._stop
+        self._loop.call_soon_threadsafe(stop.set)
+        self._thread.join(10)
+        self._loop = None
+
+    def __enter__(self) -> TelegramEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """Base URL: the bot calls ``f"{url}/bot{token}/{method}"``."""
+        host = "127.0.0.1" if self._host in ("0.0.0.0", "", "::") else self._host
+        return f"http://{host}:{self._port}"
+
+    # ----- thread plumbing -----------------------------------------------------------------
+
+    def _on_loop(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the loop thread (state is only touched there) and return its result."""
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("telegram emulator is not running")
+        if threading.get_ident() == self._thread_id:
+            return fn()
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                future.set_result(fn())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        loop.call_soon_threadsafe(run)
+        return future.result(timeout=10)
+
+    def _bot(self, token: str | None) -> BotState:
+        return self.core.bot(token)
+
+    def _notify(self) -> None:
+        with self._changed:
+            self._generation += 1
+            self._changed.notify_all()
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Block until ``predicate()`` (evaluated on the loop thread) is true, or TimeoutError."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._changed:
+                seen = self._generation
+            # Never hold the condition while waiting on the loop: the loop notifies under it.
+            if self._on_loop(predicate):
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("condition not met in time")
+            with self._changed:
+                if self._generation == seen:
+                    self._changed.wait(remaining)
+
+    def wait_for_messages(
+        self, chat_id: int, count: int = 1, timeout: float = 5.0, *, token: str | None = None
+    ) -> list[JSON]:
+        """Wait until the bot has sent ≥ ``count`` messages to ``chat_id``; return them all."""
+        self.wait_until(lambda: len(users.messages(self._bot(token), chat_id)) >= count, timeout)
+        return self.messages(chat_id, token=token)
+
+    def wait_for_poll(self, timeout: float = 5.0, *, token: str | None = None) -> None:
+        """Wait until a getUpdates long poll of the bot is waiting for updates."""
+
+        def polling() -> bool:
+            waiter = self._bot(token).waiter
+            return waiter is not None and not waiter.done()
+
+        self.wait_until(polling, timeout)
+
+    # ----- user side -----------------------------------------------------------------------
+
+    def send_text(
+        self,
+        user_id: int,
+        text: str,
+        *,
+        first_name: str = "Test",
+        language_code: str = "en",
+        username: str | None = None,
+        token: str | None = None,
+    ) -> JSON:
+        """The user types ``text`` -> message update. Returns {update_id, message_id}."""
+        return self._on_loop(lambda: users.send_text(
+            self.core, self._bot(token), user_id, text, first_name=first_name,
+            language_code=language_code, username=username))
+
+    def send_photo(
+        self, user_id: int, data: bytes, *, caption: str | None = None, token: str | None = None
+    ) -> JSON:
+        """The user sends a photo. Returns {update_id, message_id, file_id}."""
+        return self._on_loop(lambda: users.send_photo(
+            self.core, self._bot(token), user_id, data, caption=caption))
+
+    def press_button(
+        self, user_id: int, message_id: int, callback_data: str, *, token: str | None = None
+    ) -> str:
+        """Press an inline button -> callback_query update. Returns the query id."""
+        out = self._on_loop(lambda: users.press_button(
+            self.core, self._bot(token), user_id, message_id, callback_data))
+        return str(out["id"])
+
+    def pay_invoice(
+        self, user_id: int, invoice_message_id: int, *, token: str | None = None
+    ) -> str:
+        """Press Pay -> pre_checkout_query update. Returns the query id."""
+        out = self._on_loop(lambda: users.pay_invoice(
+            self.core, self._bot(token), user_id, invoice_message_id))
+        return str(out["id"])
+
+    def replay_payment(self, telegram_payment_charge_id: str, *, token: str | None = None) -> int:
+        """Deliver a successful_payment again (new update_id). Returns the update id."""
+        return self._on_loop(lambda: users.replay_payment(
+            self.core, self._bot(token), telegram_payment_charge_id))
+
+    def inject_update(self, raw: JSON, *, token: str | None = None) -> int:
+        """Queue any raw update dict (update_id replaced). Returns the update id."""
+        return self._on_loop(lambda: self.core.push_raw(self._bot(token), dict(raw)))
+
+    def block_user(self, user_id: int, blocked: bool = True, *, token: str | None = None) -> None:
+        """The user blocks (or unblocks) the bot: calls for that chat -> 403."""
+        self._on_loop(lambda: users.set_blocked(self.core, self._bot(token), user_id, blocked))
+
+    def messages(
+        self, chat_id: int, *, include_user: bool = False, token: str | None = None
+    ) -> list[JSON]:
+        """Messages of the chat in order (the bot's only unless ``include_user``)."""
+        return self._on_loop(lambda: users.messages(self._bot(token), chat_id, include_user))
+
+    def callback_query(self, query_id: str, *, token: str | None = None) -> JSON:
+        """A pressed button's record: answered, answer_text, show_alert, answered_at..."""
+        return self._on_loop(lambda: dict(self._bot(token).callback_queries[query_id]))
+
+    def pre_checkout_query(self, query_id: str, *, token: str | None = None) -> JSON:
+        """A pay attempt: answered, ok, error_message, telegram_payment_charge_id..."""
+        return self._on_loop(lambda: dict(self._bot(token).pre_checkouts[query_id]))
+
+    def payments(self, *, token: str | None = None) -> list[JSON]:
+        """Completed payments: successful_payment fields + user_id, update_ids, refunded."""
+        return self._on_loop(lambda: [dict(p) for p in self._bot(token).payments.values()])
+
+    def pending_updates(self, *, token: str | None = None) -> list[JSON]:
+        """Updates not yet confirmed by a getUpdates offset."""
+        return self._on_loop(lambda: [dict(u) for u in self._bot(token).pending])
+
+    def commands(self, *, token: str | None = None) -> list[JSON]:
+        """The commands last set by setMyCommands."""
+        return self._on_loop(lambda: list(self._bot(token).commands))
+
+    def chat_actions(self, chat_id: int, *, token: str | None = None) -> list[str]:
+        """sendChatAction actions received for the chat, in order."""
+        return self._on_loop(lambda: list(self._bot(token).chats[chat_id].actions)
+                             if chat_id in self._bot(token).chats else [])
+
+    # ----- control -------------------------------------------------------------------------
+
+    def stats(self) -> JSON:
+        """Same as GET /_control/stats."""
+        return self._on_loop(self.core.stats)
+
+    def reset(self) -> None:
+        """Same as POST /_control/reset."""
+        self._on_loop(self.core.reset)
+
+    def add_fault(self, method: str = "*", kind: str = "error", **spec: Any) -> None:
+        """Inject a fault; arguments as FaultSpec (count=, fraction=, status=, retry_after=...)."""
+        fault = FaultSpec.from_json({"method": method, "kind": kind, **spec})
+        self._on_loop(lambda: self.core.faults.add(fault))
+
+    def clear_faults(self) -> None:
+        self._on_loop(self.core.faults.clear)
+
+    def configure(self, **values: Any) -> None:
+        """Change EmulatorConfig fields at run time (e.g. flood_limits=False)."""
+        self._on_loop(lambda: self.core.config.update(values))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Emulated Telegram Bot API server")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8091)
+    parser.add_argument("--token", action="append", required=True, help="bot token (repeatable)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-flood-limits", action="store_true")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper())
+    emulator = TelegramEmulator(
+        args.token, host=args.host, port=args.port, seed=args.seed,
+        flood_limits=not args.no_flood_limits,
+    ).start()
+    print(f"telegram emulator listening on {emulator.url}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        emulator.stop()
+
+
+if __name__ == "__main__":
+    main()

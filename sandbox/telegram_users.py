@@ -1,0 +1,158 @@
+"""The user side: what a person does in the Telegram app, turned into bot updates.
+
+Functions take the core and run on its loop thread. A mistake by the caller (pressing a
+button that is not there, paying a message that is no invoice) raises :class:`UserError`.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING
+
+from sandbox.telegram_media import new_file_id, tg_media
+from sandbox.telegram_model import JSON, BotState, Chat, MessageRecord, command_entities
+
+if TYPE_CHECKING:
+    from sandbox.telegram_core import EmulatorCore
+
+
+class UserError(ValueError):
+    """A user-side action that the Telegram app would not allow."""
+
+
+def _chat(bot: BotState, user_id: int) -> Chat:
+    chat = bot.chats.get(user_id)
+    if chat is None:
+        raise UserError(f"user {user_id} has no chat with the bot (send_text first)")
+    return chat
+
+
+def _bot_message(chat: Chat, message_id: int) -> MessageRecord:
+    rec = chat.messages.get(message_id)
+    if rec is None or rec.sender != "bot" or rec.deleted:
+        raise UserError(f"message {message_id} is not a visible bot message in chat {chat.id}")
+    return rec
+
+
+def send_text(
+    core: EmulatorCore,
+    bot: BotState,
+    user_id: int,
+    text: str,
+    *,
+    first_name: str = "Test",
+    language_code: str = "en",
+    username: str | None = None,
+) -> JSON:
+    """The user types ``text``. Returns ``{update_id, message_id}`` (update_id 0 if filtered)."""
+    if not text:
+        raise UserError("text must be non-empty")
+    chat = core.open_chat(bot, user_id, first_name, language_code, username)
+    fields: JSON = {"text": text}
+    entities = command_entities(text)
+    if entities:
+        fields["entities"] = entities
+    rec = core.add_message(bot, chat, "user", "user", fields, text=text)
+    update_id = core.push_update(bot, "message", copy.deepcopy(rec.tg))
+    return {"update_id": update_id, "message_id": rec.message_id}
+
+
+def send_photo(
+    core: EmulatorCore,
+    bot: BotState,
+    user_id: int,
+    data: bytes,
+    *,
+    caption: str | None = None,
+    first_name: str = "Test",
+    language_code: str = "en",
+) -> JSON:
+    """The user sends a photo; the bot can getFile it and download it from the file URL."""
+    if not data:
+        raise UserError("photo data must be non-empty")
+    chat = core.open_chat(bot, user_id, first_name, language_code)
+    file_id, unique_id = new_file_id("photo")
+    bot.files[file_id] = {"kind": "photo", "size": len(data), "unique_id": unique_id,
+                          "data": data, "path": f"photos/file_{core.serial()}.jpg"}
+    fields = tg_media("photo", file_id, unique_id, len(data), None)
+    if caption:
+        fields["caption"] = caption
+    media = {"kind": "photo", "source": "upload", "upload_size": len(data), "file_id": file_id}
+    rec = core.add_message(bot, chat, "user", "user", fields, text=caption, media=media)
+    update_id = core.push_update(bot, "message", copy.deepcopy(rec.tg))
+    return {"update_id": update_id, "message_id": rec.message_id, "file_id": file_id}
+
+
+def press_button(
+    core: EmulatorCore, bot: BotState, user_id: int, message_id: int, callback_data: str
+) -> JSON:
+    """Press an inline button currently shown on a bot message. Returns ``{update_id, id}``."""
+    chat = _chat(bot, user_id)
+    rec = _bot_message(chat, message_id)
+    rows = (rec.tg.get("reply_markup") or {}).get("inline_keyboard") or []
+    if not any(b.get("callback_data") == callback_data for row in rows for b in row):
+        raise UserError(f"message {message_id} shows no button with data {callback_data!r}")
+    query_id = str(4_000_000_000_000_000 + core.serial())
+    query = {
+        "id": query_id,
+        "from": chat.user,
+        "message": copy.deepcopy(rec.tg),
+        "chat_instance": str(-(10**15) - chat.id),
+        "data": callback_data,
+    }
+    update_id = core.push_update(bot, "callback_query", copy.deepcopy(query))
+    bot.callback_queries[query_id] = {
+        "id": query_id, "user_id": user_id, "message_id": message_id, "data": callback_data,
+        "update_id": update_id, "answered": False, "answer_text": None, "show_alert": False,
+        "answer_url": None, "answered_at": None,
+    }
+    return {"update_id": update_id, "id": query_id}
+
+
+def pay_invoice(core: EmulatorCore, bot: BotState, user_id: int, invoice_message_id: int) -> JSON:
+    """Press Pay on an invoice: a pre_checkout_query update. Returns ``{update_id, id}``."""
+    chat = _chat(bot, user_id)
+    rec = _bot_message(chat, invoice_message_id)
+    if rec.invoice is None:
+        raise UserError(f"message {invoice_message_id} is not an invoice")
+    query_id = str(5_000_000_000_000_000 + core.serial())
+    query = {
+        "id": query_id,
+        "from": chat.user,
+        "currency": rec.invoice["currency"],
+        "total_amount": rec.invoice["total_amount"],
+        "invoice_payload": rec.invoice["payload"],
+    }
+    update_id = core.push_update(bot, "pre_checkout_query", copy.deepcopy(query))
+    bot.pre_checkouts[query_id] = {
+        **query, "user_id": user_id, "invoice_message_id": invoice_message_id,
+        "update_id": update_id, "answered": False, "ok": None, "error_message": None,
+        "answered_at": None, "telegram_payment_charge_id": None,
+    }
+    return {"update_id": update_id, "id": query_id}
+
+
+def replay_payment(core: EmulatorCore, bot: BotState, charge_id: str) -> int:
+    """Deliver the same successful_payment message again under a new update_id."""
+    payment = bot.payments.get(charge_id)
+    if payment is None:
+        raise UserError("unknown telegram_payment_charge_id")
+    update_id = core.push_update(bot, "message", copy.deepcopy(payment["message"]), force=True)
+    payment["update_ids"].append(update_id)
+    return update_id
+
+
+def messages(bot: BotState, chat_id: int, include_user: bool = False) -> list[JSON]:
+    """The chat's messages in order (bot's only unless ``include_user``)."""
+    chat = bot.chats.get(chat_id)
+    if chat is None:
+        return []
+    return [r.public() for r in chat.messages.values() if include_user or r.sender == "bot"]
+
+
+def set_blocked(core: EmulatorCore, bot: BotState, user_id: int, blocked: bool) -> None:
+    """The user blocks (or unblocks) the bot: sends to the chat answer 403."""
+    if blocked:
+        bot.blocked.add(user_id)
+    else:
+        bot.blocked.discard(user_id)

@@ -1,0 +1,218 @@
+"""The conversation engine's seam: what comes in, what goes out, what it asks of the chat actor.
+
+All values are small frozen dataclasses. ``conversation.py`` re-exports every public name
+here; import them from there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from trt_actors.errors import TrtError
+
+# --- what the engine answers ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """One inline keyboard button."""
+
+    label: str
+    """What the user sees."""
+    data: str
+    """callback_data: ``"<menu id>:<index>"``, always far below Telegram's 64-byte limit."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A message to send (or an edit of the message whose button was pressed)."""
+
+    text: str
+    """Plain text (no parse mode)."""
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    """Inline keyboard rows; empty means no keyboard."""
+    replace: bool = False
+    """Edit the message whose button was pressed instead of sending a new one."""
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceReply:
+    """A Telegram Stars invoice to send (sendInvoice, currency XTR, no provider token)."""
+
+    title: str
+    description: str
+    payload: str
+    """``"topup:<credits>:<stars>"``; checked by ``validate_invoice_payload``."""
+    stars: int
+    """Price in Telegram Stars."""
+    credits: int
+    """Credits granted when paid."""
+
+
+Answer = Reply | InvoiceReply
+
+# --- what comes in -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """The user typed a message (not a command)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """The user sent ``/name args``."""
+
+    name: str
+    """Without the slash; ``"start@MyBot"`` is accepted and means ``"start"``."""
+    args: str = ""
+    """Everything after the command, unparsed."""
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonPressed:
+    """The user pressed an inline button."""
+
+    data: str
+    """The button's callback_data."""
+    message_id: int
+    """The message carrying the button (edited when a reply has ``replace=True``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MediaSent:
+    """The user sent a photo, document, video, ... instead of text."""
+
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentReceived:
+    """A successful_payment for one of our Stars invoices."""
+
+    charge_id: str
+    """telegram_payment_charge_id: unique per payment, so a replay credits nothing."""
+    payload: str
+    """The invoice payload we issued."""
+    stars: int
+    """total_amount paid, in Stars."""
+
+
+Event = Text | Command | ButtonPressed | MediaSent | PaymentReceived
+
+# --- what the engine asks of the chat actor ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmResult:
+    """The job that a confirm created, or found under the same idempotency key."""
+
+    job_id: int
+    created: bool
+    """False when the key already had a job (a double tap, a replayed update)."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobSummary:
+    """One line of /history."""
+
+    job_id: int
+    model_id: str
+    state: str
+    """A ``states.JobState`` value."""
+    price: int
+    result_urls: tuple[str, ...]
+    created_at: datetime
+    failure: str | None
+    """A ``states.Failure`` value when the job failed."""
+
+
+class FreeLimitReached(TrtError):
+    """The user has used today's free generations."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"free daily limit of {limit} reached")
+
+
+class ChatContext(Protocol):
+    """What the engine may ask of the chat actor (PostgreSQL behind it; a fake in unit tests).
+
+    Every method is one short transaction; the engine calls them synchronously while it
+    handles one event.
+    """
+
+    user_id: int
+    chat_id: int
+    is_admin: bool
+
+    def balance(self) -> int:
+        """The user's spendable credits (holds already taken off)."""
+        ...
+
+    def confirm_job(
+        self, model_id: str, inputs: dict[str, Any], price: int, idempotency_key: str,
+    ) -> ConfirmResult:
+        """Create the job and its credit hold in one transaction, once per key.
+
+        Raises ``errors.InsufficientCredits`` or ``FreeLimitReached`` and creates nothing.
+        """
+        ...
+
+    def recent_jobs(self, limit: int) -> list[JobSummary]:
+        """The user's newest jobs, newest first."""
+        ...
+
+    def cancel_pending_job(self) -> int | None:
+        """Cancel (and release) the newest job KIE has not got yet; its id, or None."""
+        ...
+
+    def grant(self, target_user_id: int, amount: int) -> int:
+        """Admin grant; the target's new balance."""
+        ...
+
+    def credit_topup(self, charge_id: str, credits: int) -> bool:
+        """Credit a Stars payment; False if this charge id was already credited."""
+        ...
+
+    def stats(self) -> dict[str, Any]:
+        """A few numbers for /stats."""
+        ...
+
+
+# --- Telegram Stars packs ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StarPack:
+    """A top-up offer: pay ``stars``, get ``credits``."""
+
+    stars: int
+    credits: int
+
+    @property
+    def payload(self) -> str:
+        return f"topup:{self.credits}:{self.stars}"
+
+
+STAR_PACKS: tuple[StarPack, ...] = (StarPack(50, 50), StarPack(100, 110), StarPack(250, 300))
+"""Bigger packs give a bonus."""
+
+
+def pack_for_payload(payload: str) -> StarPack | None:
+    """The pack an invoice payload names, or None if it names none of ours."""
+    return next((p for p in STAR_PACKS if p.payload == payload), None)
+
+
+def validate_invoice_payload(payload: str) -> int | None:
+    """Credits for a valid invoice payload, for answerPreCheckoutQuery (None: refuse it).
+
+    The caller should also check the query's ``total_amount`` equals the pack's stars
+    (``pack_for_payload(payload).stars``).
+    """
+    pack = pack_for_payload(payload)
+    return pack.credits if pack else None

@@ -1,0 +1,277 @@
+"""The chat screens' texts, English and Russian: plain data, looked up through ``texts.t``.
+
+Keys group by screen (``start.``, ``card.``, ``ask.``, ``confirm.`` ...); ``btn.`` keys are
+button labels. Placeholders are ``str.format`` fields and must match in both languages (a
+unit test checks that).
+"""
+
+from __future__ import annotations
+
+KIND_LABELS: dict[str, tuple[str, str]] = {
+    "text-to-image": ("🖼 Images", "🖼 Изображения"),
+    "image-to-image": ("🔁 Image to image", "🔁 Картинка по картинке"),
+    "image-edit": ("✏️ Image editing", "✏️ Редактирование фото"),
+    "upscale": ("🔍 Upscale", "🔍 Увеличение"),
+    "background-removal": ("✂️ Remove background", "✂️ Удаление фона"),
+    "reframe": ("📐 Reframe", "📐 Смена формата кадра"),
+    "text-to-video": ("🎬 Video", "🎬 Видео"),
+    "image-to-video": ("🎞 Image to video", "🎞 Видео из картинки"),
+    "music": ("🎵 Music", "🎵 Музыка"),
+    "text-to-speech": ("🗣 Speech", "🗣 Озвучка"),
+}
+
+FIELD_NAMES: dict[str, tuple[str, str]] = {
+    # Short names for summaries and buttons; the catalog's label is the wizard's question.
+    "prompt": ("Prompt", "Описание"),
+    "text": ("Text", "Текст"),
+    "negative_prompt": ("Avoid", "Чего избегать"),
+    "aspect_ratio": ("Aspect ratio", "Соотношение сторон"),
+    "aspectRatio": ("Aspect ratio", "Соотношение сторон"),
+    "image_size": ("Image size", "Размер"),
+    "resolution": ("Resolution", "Разрешение"),
+    "quality": ("Quality", "Качество"),
+    "num_images": ("Number of images", "Количество картинок"),
+    "num_inference_steps": ("Steps", "Шаги"),
+    "guidance_scale": ("Guidance", "Точность следования"),
+    "strength": ("Strength", "Сила изменения"),
+    "seed": ("Seed", "Seed"),
+    "enable_safety_checker": ("Safety filter", "Фильтр безопасности"),
+    "output_format": ("File format", "Формат файла"),
+    "acceleration": ("Speed-up", "Ускорение"),
+    "rendering_speed": ("Rendering speed", "Скорость отрисовки"),
+    "style": ("Style", "Стиль"),
+    "mode": ("Mode", "Режим"),
+    "image": ("Image link", "Ссылка на картинку"),
+    "image_url": ("Image link", "Ссылка на картинку"),
+    "image_urls": ("Image links", "Ссылки на картинки"),
+    "imageUrls": ("Image links", "Ссылки на картинки"),
+    "image_input": ("Reference images", "Картинки-образцы"),
+    "input_urls": ("Image links", "Ссылки на картинки"),
+    "upscale_factor": ("Upscale factor", "Во сколько раз увеличить"),
+    "duration": ("Duration, s", "Длительность, с"),
+    "n_frames": ("Duration, s", "Длительность, с"),
+    "sound": ("Sound", "Звук"),
+    "remove_watermark": ("Remove watermark", "Убрать водяной знак"),
+    "customMode": ("Custom mode", "Свой режим"),
+    "instrumental": ("Instrumental", "Без вокала"),
+    "title": ("Title", "Название"),
+    "voice": ("Voice", "Голос"),
+    "stability": ("Stability", "Стабильность"),
+    "similarity_boost": ("Similarity", "Похожесть"),
+    "speed": ("Speed", "Скорость"),
+    "language_code": ("Language", "Язык"),
+}
+
+MENU_TEXTS: dict[str, tuple[str, str]] = {
+    # --- buttons ---
+    "btn.free": ("🎁 Free models", "🎁 Бесплатные модели"),
+    "btn.topup": ("⭐ Top up", "⭐ Пополнить"),
+    "btn.lang": ("🌐 Language", "🌐 Язык"),
+    "btn.help": ("❓ Help", "❓ Помощь"),
+    "btn.back": ("⬅️ Back", "⬅️ Назад"),
+    "btn.cancel": ("❌ Cancel", "❌ Отмена"),
+    "btn.start_model": ("▶️ Start", "▶️ Начать"),
+    "btn.yes": ("✅ Yes", "✅ Да"),
+    "btn.no": ("🚫 No", "🚫 Нет"),
+    "btn.default": ("↩️ Use the default", "↩️ По умолчанию"),
+    "btn.use_defaults": ("✅ Use defaults", "✅ Оставить по умолчанию"),
+    "btn.continue": ("✅ Continue", "✅ Продолжить"),
+    "btn.confirm": ("✅ Confirm · {price}", "✅ Подтвердить · {price}"),
+    "btn.edit": ("✏️ Change a setting", "✏️ Изменить параметр"),
+    "btn.field": ("✏️ {label}", "✏️ {label}"),
+    "btn.model": ("{title} · {price}", "{title} · {price}"),
+    "btn.pack": ("{stars} ⭐ → {credits}", "{stars} ⭐ → {credits}"),
+    # --- main menu and catalog ---
+    "start": (
+        "👋 Hi! I make pictures, video, music and speech with AI models.\n"
+        "💰 Your balance: {balance}.\n\nWhat would you like to make?",
+        "👋 Привет! Я создаю картинки, видео, музыку и озвучку с помощью нейросетей.\n"
+        "💰 Ваш баланс: {balance}.\n\nЧто будем делать?",
+    ),
+    "kind.title": ("{kind}: choose a model.", "{kind}: выберите модель."),
+    "free.title": (
+        "🎁 Free models (a few generations a day):",
+        "🎁 Бесплатные модели (несколько генераций в день):",
+    ),
+    "kind.empty": ("No models here yet.", "Здесь пока нет моделей."),
+    "price.free": ("free", "бесплатно"),
+    "price.from": ("from {price}", "от {price}"),
+    "card.price": ("💰 Price: {price}", "💰 Цена: {price}"),
+    "card.time": (
+        "⏱ Usually takes {expected}, at most {max}.",
+        "⏱ Обычно занимает {expected}, максимум {max}.",
+    ),
+    "card.example": ("📝 Example:", "📝 Пример:"),
+    "card.gen": (
+        "⚡ Shortcut: {command}",
+        "⚡ Быстрый запуск: {command}",
+    ),
+    # --- the wizard ---
+    "ask.step": ("Step {i}/{n} · {label}", "Шаг {i}/{n} · {label}"),
+    "ask.optional": ("⚙️ {label} (optional)", "⚙️ {label} (необязательно)"),
+    "ask.edit": ("✏️ {label}", "✏️ {label}"),
+    "ask.current": ("Current value: {value}", "Текущее значение: {value}"),
+    "ask.default": ("Default: {value}", "По умолчанию: {value}"),
+    "hint.enum": (
+        "Choose one of the buttons (or type the value).",
+        "Выберите вариант кнопкой (или напишите значение).",
+    ),
+    "hint.boolean": ("Yes or no?", "Да или нет?"),
+    "hint.links_note": (
+        "Photos and files sent to this chat cannot be passed to the model: upload them "
+        "somewhere public and send the links.",
+        "Фото и файлы из этого чата нельзя передать модели: загрузите их в открытый доступ "
+        "и пришлите ссылки.",
+    ),
+    "rejected": ("❌ {message}", "❌ {message}"),
+    "media_not_link": (
+        "📎 Please send a link (http:// or https://) instead of a photo or file: the model "
+        "can only take links, not files uploaded to Telegram.",
+        "📎 Пожалуйста, пришлите ссылку (http:// или https://), а не фото или файл: модель "
+        "принимает только ссылки, а не файлы, загруженные в Telegram.",
+    ),
+    "buttons_please": (
+        "Please use the buttons below.", "Пожалуйста, воспользуйтесь кнопками ниже.",
+    ),
+    "value.yes": ("yes", "да"),
+    "value.no": ("no", "нет"),
+    "value.default": ("default", "по умолчанию"),
+    "value.default_is": ("default ({value})", "по умолчанию ({value})"),
+    "options.title": (
+        "⚙️ Optional settings for {title}:", "⚙️ Дополнительные параметры для {title}:",
+    ),
+    "options.footer": (
+        "Keep the defaults, or choose a setting to change.",
+        "Оставьте значения по умолчанию или выберите параметр, чтобы изменить его.",
+    ),
+    # --- confirm ---
+    "confirm.title": ("📝 Please check your order:", "📝 Проверьте заказ:"),
+    "confirm.model": ("Model: {title}", "Модель: {title}"),
+    "confirm.price": ("💰 Price: {price}", "💰 Цена: {price}"),
+    "confirm.balance": (
+        "Balance: {balance} → after: {after}", "Баланс: {balance} → после: {after}",
+    ),
+    "confirm.invalid": (
+        "❌ Some settings are not valid:\n{errors}", "❌ Некоторые параметры неверны:\n{errors}",
+    ),
+    "edit.title": (
+        "Which setting do you want to change?", "Какой параметр хотите изменить?",
+    ),
+    "accepted": (
+        "🚀 Job #{job} accepted: {title}. I will send the result here.",
+        "🚀 Задание #{job} принято: {title}. Результат пришлю сюда.",
+    ),
+    "cancel.wizard": (
+        "Cancelled. Send /start to begin again.",
+        "Отменено. Отправьте /start, чтобы начать заново.",
+    ),
+    "cancel.job": (
+        "Job #{job} cancelled; its credits are returned to your balance.",
+        "Задание #{job} отменено, кредиты возвращены на баланс.",
+    ),
+    "cancel.nothing": (
+        "Nothing to cancel: jobs already sent to the model cannot be stopped.",
+        "Нечего отменять: задания, уже отправленные модели, остановить нельзя.",
+    ),
+    "model_gone": (
+        "This model is no longer available. Send /start to choose another.",
+        "Эта модель больше недоступна. Отправьте /start, чтобы выбрать другую.",
+    ),
+    # --- /gen ---
+    "gen.usage": (
+        "Usage: /gen <model_id> field=value field=\"value with spaces\" …\nExample: {example}",
+        "Формат: /gen <модель> поле=значение поле=\"значение с пробелами\" …\nПример: {example}",
+    ),
+    "gen.errors": (
+        "❌ /gen was not accepted:\n{errors}", "❌ Команда /gen не принята:\n{errors}",
+    ),
+    "gen.unknown_model": (
+        "Unknown model “{model}”. Send /start to see the catalog.",
+        "Неизвестная модель «{model}». Каталог — /start.",
+    ),
+    "gen.bad_quotes": (
+        "Could not read the command ({error}); check the quotes.",
+        "Не удалось разобрать команду ({error}); проверьте кавычки.",
+    ),
+    "gen.not_pair": ("“{token}” is not field=value.", "«{token}» — не в формате поле=значение."),
+    "gen.unknown_field": (
+        "{model} has no field “{field}”. Its fields: {fields}.",
+        "У модели {model} нет поля «{field}». Поля модели: {fields}.",
+    ),
+    "gen.duplicate": ("“{field}” is given twice.", "Поле «{field}» указано дважды."),
+    # --- account ---
+    "balance": (
+        "💰 Your balance: {balance}.\nTop up with /topup.",
+        "💰 Ваш баланс: {balance}.\nПополнить — /topup.",
+    ),
+    "history.title": ("🧾 Your recent jobs:", "🧾 Ваши последние задания:"),
+    "history.empty": (
+        "No jobs yet. Send /start to make something.",
+        "Заданий пока нет. Отправьте /start, чтобы что-нибудь создать.",
+    ),
+    "state.created": ("⏳ queued", "⏳ в очереди"),
+    "state.submitting": ("⏳ sending to the model", "⏳ отправляется модели"),
+    "state.submitted": ("⏳ waiting for the model", "⏳ ждёт модель"),
+    "state.running": ("🎨 generating", "🎨 генерируется"),
+    "state.succeeded": ("📤 sending the result", "📤 результат отправляется"),
+    "state.delivering": ("📤 sending the result", "📤 результат отправляется"),
+    "state.delivered": ("✅ delivered", "✅ доставлено"),
+    "state.failed": ("❌ failed, credits returned", "❌ не выполнено, кредиты возвращены"),
+    "why.cancelled": ("cancelled", "отменено"),
+    "why.timed_out": ("took too long", "слишком долго"),
+    "why.kie_failed": ("the model failed", "ошибка модели"),
+    "why.kie_rejected": ("inputs not accepted", "параметры не приняты"),
+    "why.kie_unavailable": ("service unavailable", "сервис недоступен"),
+    "why.submit_unknown": ("service did not answer", "сервис не ответил"),
+    "why.undeliverable": ("could not deliver", "не удалось доставить"),
+    "help": (
+        "I make pictures, video, music and speech with AI models.\n\n"
+        "/start — choose a model\n"
+        "/gen <model> field=value … — go straight to the order (for power users)\n"
+        "/balance — your credits\n"
+        "/topup — buy credits with Telegram Stars\n"
+        "/history — your recent jobs and their results\n"
+        "/cancel — stop the current order, or a job not yet sent to the model\n"
+        "/lang — change the language\n\n"
+        "Credits are held when you confirm and taken only when the result is delivered; "
+        "if a job fails, they come back.",
+        "Я создаю картинки, видео, музыку и озвучку с помощью нейросетей.\n\n"
+        "/start — выбрать модель\n"
+        "/gen <модель> поле=значение … — сразу к заказу (для опытных)\n"
+        "/balance — ваши кредиты\n"
+        "/topup — купить кредиты за Telegram Stars\n"
+        "/history — последние задания и их результаты\n"
+        "/cancel — отменить текущий заказ или задание, ещё не отправленное модели\n"
+        "/lang — сменить язык\n\n"
+        "Кредиты резервируются при подтверждении и списываются только после доставки "
+        "результата; если задание не удалось, они возвращаются.",
+    ),
+    "lang.choose": ("🌐 Choose your language:", "🌐 Выберите язык:"),
+    "lang.set": ("🌐 Language: English.", "🌐 Язык: русский."),
+    "topup.choose": (
+        "⭐ Buy credits with Telegram Stars. Your balance: {balance}.",
+        "⭐ Купите кредиты за Telegram Stars. Ваш баланс: {balance}.",
+    ),
+    "invoice.title": ("{credits}", "{credits}"),
+    "invoice.description": (
+        "{credits} for AI generations in this bot.",
+        "{credits} для генераций в этом боте.",
+    ),
+    # --- admin ---
+    "admin.only": (
+        "Sorry, this command is for administrators only.",
+        "Извините, эта команда только для администраторов.",
+    ),
+    "grant.usage": (
+        "Usage: /grant <user_id> <amount> (a whole number, not zero).",
+        "Формат: /grant <user_id> <сумма> (целое число, не ноль).",
+    ),
+    "grant.done": (
+        "Granted {amount} to user {user}. Their balance: {balance}.",
+        "Пользователю {user} начислено {amount}. Его баланс: {balance}.",
+    ),
+    "grant.failed": (
+        "Could not grant: {error}.", "Не удалось начислить: {error}.",
+    ),
+    "stats.title": ("📊 Stats:", "📊 Статистика:"),
+}
