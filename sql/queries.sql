@@ -133,23 +133,23 @@ FROM kie_tasks WHERE job_id = %(job_id)s ORDER BY created_at, task_id
 -- ==================================== callback inbox =====================================
 
 -- name: inbox_insert --
--- Stored before the HTTP answer. The job is found by the URL's token or, failing that, by a
--- task id already recorded; with neither, the callback is parked as an orphan.
-WITH target AS (
-    SELECT COALESCE(
-        (SELECT id FROM jobs WHERE callback_token = %(token)s),
-        (SELECT job_id FROM kie_tasks WHERE task_id = %(task_id)s)
-    ) AS job_id
-)
+-- Stored before the HTTP answer. The gateway has already authenticated the URL's token and
+-- passes its job; without one, a recorded task id finds the job; with neither, the callback
+-- is parked as an orphan. `status` overrides for rejected and malformed bodies.
 INSERT INTO callback_inbox (token, task_id, dedup_key, body, headers, status, job_id, reason)
 SELECT %(token)s, %(task_id)s, %(dedup_key)s, %(body)s, %(headers)s,
        CASE WHEN %(status)s::inbox_status IS NOT NULL THEN %(status)s::inbox_status
             WHEN target.job_id IS NULL THEN 'parked'::inbox_status
             ELSE 'pending'::inbox_status END,
        target.job_id, %(reason)s
-FROM target
+FROM (SELECT COALESCE(%(job_id)s::bigint,
+                      (SELECT job_id FROM kie_tasks WHERE task_id = %(task_id)s)) AS job_id
+     ) AS target
 ON CONFLICT (dedup_key) DO NOTHING
 RETURNING id, status, job_id
+
+-- name: job_secret --
+SELECT id, callback_token, family FROM jobs WHERE id = %(job_id)s
 
 -- name: inbox_mark --
 UPDATE callback_inbox
@@ -169,10 +169,13 @@ ORDER BY id LIMIT %(limit)s
 
 -- name: orphans_claim --
 -- Parked callbacks whose job has appeared since (by token or by a recorded task id).
+-- Tokens are "<job id>.<secret>"; a parked one is claimed only by the job with both.
 UPDATE callback_inbox AS c
 SET status = 'claimed', job_id = COALESCE(j.id, t.job_id)
 FROM callback_inbox AS o
-LEFT JOIN jobs AS j ON j.callback_token = o.token
+LEFT JOIN jobs AS j
+       ON o.token ~ '^[0-9]{1,18}[.]' AND j.id = split_part(o.token, '.', 1)::bigint
+      AND j.callback_token = split_part(o.token, '.', 2)
 LEFT JOIN kie_tasks AS t ON t.task_id = o.task_id
 WHERE c.id = o.id AND o.status = 'parked' AND COALESCE(j.id, t.job_id) IS NOT NULL
 RETURNING c.id, c.job_id, c.body
@@ -233,3 +236,47 @@ RETURNING id
 
 -- name: job_set_status_message --
 UPDATE jobs SET status_outbox_id = %(outbox_id)s WHERE id = %(job_id)s
+
+-- =================================== Telegram intake =====================================
+
+-- name: updates_store --
+-- One getUpdates batch; a replayed update id inserts nothing.
+INSERT INTO telegram_updates (update_id, chat_id, payload)
+SELECT u.update_id, u.chat_id, u.payload
+FROM jsonb_to_recordset(%(updates)s::jsonb) AS u(update_id bigint, chat_id bigint, payload jsonb)
+ON CONFLICT (update_id) DO NOTHING
+RETURNING update_id, chat_id
+
+-- name: updates_unhandled --
+SELECT update_id, chat_id FROM telegram_updates
+WHERE handled_at IS NULL ORDER BY update_id LIMIT %(limit)s
+
+-- name: update_get --
+SELECT update_id, chat_id, payload, handled_at FROM telegram_updates
+WHERE update_id = %(update_id)s FOR UPDATE
+
+-- name: update_handled --
+UPDATE telegram_updates SET handled_at = now() WHERE update_id = %(update_id)s
+
+-- name: state_get --
+SELECT value FROM node_state WHERE key = %(key)s
+
+-- name: state_set --
+INSERT INTO node_state (key, value) VALUES (%(key)s, %(value)s)
+ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
+
+-- name: session_load --
+SELECT state FROM chat_sessions WHERE chat_id = %(chat_id)s FOR UPDATE
+
+-- name: session_save --
+INSERT INTO chat_sessions (chat_id, user_id, state) VALUES (%(chat_id)s, %(user_id)s, %(state)s)
+ON CONFLICT (chat_id) DO UPDATE SET state = EXCLUDED.state, updated_at = now()
+
+-- name: bot_stats --
+SELECT (SELECT count(*) FROM users) AS users,
+       (SELECT count(*) FROM jobs) AS jobs,
+       (SELECT count(*) FROM jobs WHERE state = 'delivered') AS delivered,
+       (SELECT count(*) FROM jobs WHERE state = 'failed') AS failed,
+       (SELECT count(*) FROM jobs WHERE state NOT IN ('delivered', 'failed')) AS in_flight,
+       (SELECT coalesce(sum(amount), 0) FROM ledger WHERE kind = 'capture') AS credits_spent,
+       (SELECT coalesce(sum(amount), 0) FROM ledger WHERE kind = 'topup') AS credits_bought

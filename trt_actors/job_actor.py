@@ -140,7 +140,7 @@ class JobActor(VirtualActor):
                            check_in=policy.unknown_grace)
         if began is None:
             return
-        callback = (f"{policy.callback_base_url.rstrip('/')}/kie/callback/{job.callback_token}"
+        callback = (f"{policy.callback_base_url.rstrip('/')}/kie/callback/{job.id}.{job.callback_token}"
                     if policy.callback_base_url else None)
         try:
             task_id = self.deps.kie.create_task(job.family, job.model_id, payload, callback)

@@ -99,27 +99,34 @@ def confirm(
     (or the free limit reached) raises and leaves nothing behind.
     """
     with store.transaction() as tx:
-        existing = tx.one("job_by_idempotency_key", idempotency_key=new.idempotency_key)
-        if existing is not None:
-            return Job.from_row(existing), False
-        ledger.ensure_user(tx, new.user_id, language)
-        if (new.free and free_daily_limit is not None
-                and tx.one("free_use", user_id=new.user_id, limit=free_daily_limit) is None):
-            raise FreeLimitReached(new.user_id, free_daily_limit)
-        row = tx.one(
-            "job_insert", user_id=new.user_id, chat_id=new.chat_id, model_id=new.model_id,
-            family=new.family, input=Jsonb(dict(new.input)), price=new.price, free=new.free,
-            callback_token=secrets.token_urlsafe(24), idempotency_key=new.idempotency_key,
-            expected_seconds=new.expected_seconds, max_seconds=new.max_seconds,
-        )
-        if row is None:  # a concurrent confirm with the same key won the insert
-            raced = tx.one("job_by_idempotency_key", idempotency_key=new.idempotency_key)
-            assert raced is not None
-            return Job.from_row(raced), False
-        job = Job.from_row(row)
-        ledger.apply(tx, new.user_id, ledger.Entry.HOLD, new.price, hold_ref(job.id),
-                     job_id=job.id)
-        return job, True
+        return confirm_in(tx, new, free_daily_limit=free_daily_limit, language=language)
+
+
+def confirm_in(
+    tx: Tx, new: NewJob, *, free_daily_limit: int | None = None, language: str | None = None,
+) -> tuple[Job, bool]:
+    """``confirm`` inside the caller's transaction (the chat actor's, with its update)."""
+    existing = tx.one("job_by_idempotency_key", idempotency_key=new.idempotency_key)
+    if existing is not None:
+        return Job.from_row(existing), False
+    ledger.ensure_user(tx, new.user_id, language)
+    if (new.free and free_daily_limit is not None
+            and tx.one("free_use", user_id=new.user_id, limit=free_daily_limit) is None):
+        raise FreeLimitReached(new.user_id, free_daily_limit)
+    row = tx.one(
+        "job_insert", user_id=new.user_id, chat_id=new.chat_id, model_id=new.model_id,
+        family=new.family, input=Jsonb(dict(new.input)), price=new.price, free=new.free,
+        callback_token=secrets.token_urlsafe(24), idempotency_key=new.idempotency_key,
+        expected_seconds=new.expected_seconds, max_seconds=new.max_seconds,
+    )
+    if row is None:  # a concurrent confirm with the same key won the insert
+        raced = tx.one("job_by_idempotency_key", idempotency_key=new.idempotency_key)
+        assert raced is not None
+        return Job.from_row(raced), False
+    job = Job.from_row(row)
+    ledger.apply(tx, new.user_id, ledger.Entry.HOLD, new.price, hold_ref(job.id),
+                 job_id=job.id)
+    return job, True
 
 
 def move(

@@ -72,6 +72,12 @@ class Tx:
         with mapped_errors():
             return self._conn.execute(sql.queries()[name], params).rowcount
 
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction: an error inside rolls back only this block."""
+        with mapped_errors(), self._conn.transaction():
+            yield
+
     def raw(self, text: str, params: dict[str, Any] | None = None) -> list[Row]:
         """Run literal SQL (migrations, reports and tests)."""
         with mapped_errors():

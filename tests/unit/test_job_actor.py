@@ -93,7 +93,7 @@ def test_submit_records_the_task_and_asks_for_a_callback_with_the_job_token(stor
     router.route(job.id, SubmitJob(job.id))
     settle(router)
     assert state(store, job.id) is JobState.SUBMITTED
-    assert kie.calls[0]["callback"] == f"https://node.example/kie/callback/{job.callback_token}"
+    assert kie.calls[0]["callback"] == f"https://node.example/kie/callback/{job.id}.{job.callback_token}"
     assert kie.calls[0]["input"] == PROMPT
     assert [t["task_id"] for t in store.all("tasks_of_job", job_id=job.id)] == ["T1"]
     router.route(job.id, SubmitJob(job.id))  # a repeat does not create a second task

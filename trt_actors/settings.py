@@ -1,0 +1,157 @@
+"""The node's settings: environment variables, validated once at start-up.
+
+The variable names are the operator interface; other tools drive the node with them. A
+missing or malformed value becomes one line naming the variable and what is wrong
+(``settings_error_line``), never a traceback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import platformdirs
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("trt-node", appauthor=False))
+
+
+def _http_url(name: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"must be an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _listen(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"must be host:port, got {value!r}")
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting of the node. Environment variables only (and an optional .env file)."""
+
+    model_config = SettingsConfigDict(extra="ignore", env_file=None, case_sensitive=False)
+
+    telegram_token: SecretStr = Field(validation_alias="TRT_TELEGRAM_TOKEN")
+    telegram_api_url: str = Field(
+        "https://api.telegram.org", validation_alias="TRT_TELEGRAM_API_URL")
+    kie_api_key: SecretStr = Field(validation_alias="TRT_KIE_API_KEY")
+    kie_api_url: str = Field("https://api.kie.ai", validation_alias="TRT_KIE_API_URL")
+    database_url: SecretStr | None = Field(None, validation_alias="DATABASE_URL")
+    data_dir: Path = Field(default_factory=_default_data_dir, validation_alias="TRT_DATA_DIR")
+    public_callback_url: str | None = Field(None, validation_alias="TRT_PUBLIC_CALLBACK_URL")
+    callback_listen: str = Field("127.0.0.1:8080", validation_alias="TRT_CALLBACK_LISTEN")
+    status_listen: str = Field("127.0.0.1:8081", validation_alias="TRT_STATUS_LISTEN")
+    status_token: SecretStr | None = Field(None, validation_alias="TRT_STATUS_TOKEN")
+    admin_ids: Annotated[frozenset[int], NoDecode] = Field(
+        frozenset(), validation_alias="TRT_ADMIN_IDS")
+    kie_hmac_key: SecretStr | None = Field(None, validation_alias="TRT_KIE_HMAC_KEY")
+
+    # Tuning, with safe defaults.
+    welcome_credits: int = Field(20, ge=0, validation_alias="TRT_WELCOME_CREDITS")
+    free_daily_limit: int = Field(10, ge=0, validation_alias="TRT_FREE_DAILY_LIMIT")
+    kie_create_per_10s: int = Field(20, ge=1, le=20, validation_alias="TRT_KIE_CREATE_PER_10S")
+    kie_status_per_s: float = Field(10, gt=0, le=10, validation_alias="TRT_KIE_STATUS_PER_S")
+    telegram_per_s: float = Field(30, gt=0, validation_alias="TRT_TELEGRAM_PER_S")
+    telegram_per_chat_s: float = Field(1, gt=0, validation_alias="TRT_TELEGRAM_PER_CHAT_S")
+    max_job_actors: int = Field(32, ge=1, le=512, validation_alias="TRT_MAX_JOB_ACTORS")
+    log_format: str = Field(
+        "console", pattern="^(console|json)$", validation_alias="TRT_LOG_FORMAT")
+    log_level: str = Field("INFO", validation_alias="TRT_LOG_LEVEL")
+    catalog_path: Path | None = Field(None, validation_alias="TRT_CATALOG")
+
+    @field_validator("telegram_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value()
+        head, sep, tail = token.partition(":")
+        if not sep or not head.isdigit() or len(tail) < 10:
+            raise ValueError("must look like 123456:ABC... (the token @BotFather gave you)")
+        return value
+
+    @field_validator("kie_api_key")
+    @classmethod
+    def _key_present(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value().strip()) < 8:
+            raise ValueError("must be your KIE API key (at least 8 characters)")
+        return value
+
+    @field_validator("telegram_api_url", "kie_api_url", "public_callback_url")
+    @classmethod
+    def _urls(cls, value: str | None, info: Any) -> str | None:
+        return _http_url(info.field_name, value)
+
+    @field_validator("callback_listen", "status_listen")
+    @classmethod
+    def _listens(cls, value: str) -> str:
+        return _listen(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("must start with postgresql:// (or be unset for the embedded server)")
+        return value
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _admins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [p for p in value.replace(";", ",").replace(" ", ",").split(",") if p]
+            if not all(p.lstrip("-").isdigit() for p in parts):
+                raise ValueError(f"must be Telegram user ids separated by commas, got {value!r}")
+            return frozenset(int(p) for p in parts)
+        return value
+
+    @property
+    def status_is_public(self) -> bool:
+        host = self.status_listen.rpartition(":")[0].strip("[]")
+        if host == "localhost":
+            return False
+        try:
+            return not ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return True
+
+    def check_consistency(self) -> None:
+        """Cross-field rules; raises ValueError with the variable name first."""
+        if self.status_is_public and self.status_token is None:
+            raise ValueError(
+                "TRT_STATUS_TOKEN: required when TRT_STATUS_LISTEN is not a loopback address")
+
+
+_ALIASES = {name: (f.validation_alias if isinstance(f.validation_alias, str) else name)
+            for name, f in Settings.model_fields.items()}
+
+
+def settings_error_line(exc: ValidationError | ValueError) -> str:
+    """One line naming the first bad variable and what is wrong with it."""
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        loc = str(err["loc"][0]) if err["loc"] else "settings"
+        var = _ALIASES.get(loc, loc).upper()
+        if err["type"] == "missing":
+            return f"{var}: is required but not set"
+        message = str(err["msg"]).removeprefix("Value error, ")
+        return f"{var}: {message}"
+    return str(exc)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment (tests pass overrides by variable name)."""
+    settings = Settings(**overrides)
+    settings.check_consistency()
+    return settings
+
