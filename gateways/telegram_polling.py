@@ -84,6 +84,7 @@ class TelegramIntake(SupervisedActor):
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
 
     # --- actor ------------------------------------------------------------------------------
 
@@ -94,10 +95,13 @@ class TelegramIntake(SupervisedActor):
 
     def on_stop(self) -> None:
         self._halt.set()
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(lambda: None)
+        loop, task = self._loop, self._task
+        if loop is not None and task is not None and not loop.is_closed():
+            # Cancel the long poll now instead of waiting up to poll_timeout for it.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(task.cancel)
         if self._thread is not None:
-            self._thread.join(timeout=self.poll_timeout + 5)
+            self._thread.join(timeout=10)
 
     def on_receive(self, message: Any) -> Any:
         if message == "check" and self.state == "failed":
@@ -122,8 +126,11 @@ class TelegramIntake(SupervisedActor):
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop
+        self._task = loop.create_task(self._poll_forever())
         try:
-            loop.run_until_complete(self._poll_forever())
+            loop.run_until_complete(self._task)
+        except asyncio.CancelledError:
+            pass
         except Exception:
             log.exception("telegram intake loop crashed")
             self.state = "failed"

@@ -82,7 +82,8 @@ def pipeline(store: Store, n: int) -> dict[str, float]:
     elapsed = time.perf_counter() - started
     commits = _commits(store) - before
     router.close()
-    return {"jobs": n, "seconds": elapsed, "jobs_per_s": n / elapsed, "commits_per_job": commits / n}
+    return {"jobs": n, "seconds": elapsed, "jobs_per_s": n / elapsed,
+            "commits_per_job": commits / n}
 
 
 def waiting(store: Store, n: int) -> dict[str, float]:

@@ -101,8 +101,13 @@ class Settings(BaseSettings):
     def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
             return None
-        if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
-            raise ValueError("must start with postgresql:// (or be unset for the embedded server)")
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            conninfo_to_dict(value.get_secret_value())
+        except Exception:  # psycopg's message may echo the password: say it in our words
+            raise ValueError("must be a PostgreSQL URL like postgresql://user:pass@host/db "
+                             "(or be unset for the embedded server)") from None
         return value
 
     @field_validator("admin_ids", mode="before")
