@@ -15,7 +15,8 @@ Answers (documented for operators and KIE):
        logs, and it tells a forger nothing a 200 would not.
   404  a path that is not a callback route (``/kie/callback`` without a token is accepted only
        when HMAC is configured, because then the signature authenticates it).
-  413  body over 1 MB (Tornado refuses it before the handler).
+  413  body over 1 MB. Bodies up to 16 MB are read and thrown away (never kept) so the sender
+       gets the answer instead of a reset connection; beyond that the connection is closed.
   503  the database is down: nothing was stored, so KIE should retry; polling covers it too.
 """
 
@@ -28,8 +29,9 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+import tornado.http1connection
 import tornado.ioloop
 import tornado.web
 
@@ -45,6 +47,7 @@ log = logging.getLogger("trt.callbacks")
 
 _TOKEN = re.compile(r"^(\d{1,18})\.([A-Za-z0-9_-]{16,64})$")
 MAX_BODY = 1 << 20
+_DRAIN_LIMIT = 16 * MAX_BODY
 
 
 @dataclass
@@ -113,14 +116,31 @@ class CallbackContext:
         return verdict, row
 
 
+@tornado.web.stream_request_body
 class CallbackHandler(tornado.web.RequestHandler):
     ctx: CallbackContext
 
     def initialize(self, ctx: CallbackContext) -> None:
         self.ctx = ctx
+        self._chunks: list[bytes] = []
+        self._size = 0
 
     def check_xsrf_cookie(self) -> None:  # machine-to-machine endpoint
         return None
+
+    def prepare(self) -> None:
+        # Tornado itself would answer an oversized body with a bare 400 and close the socket
+        # while the sender is still writing (it sees a reset, not an answer): read it here
+        # instead, keeping at most MAX_BODY, and answer 413 in post().
+        connection = cast(tornado.http1connection.HTTP1Connection, self.request.connection)
+        connection.set_max_body_size(_DRAIN_LIMIT)
+
+    def data_received(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._size <= MAX_BODY:
+            self._chunks.append(chunk)
+        else:
+            self._chunks.clear()
 
     async def post(self, token: str | None = None) -> None:
         started = time.perf_counter()
@@ -130,7 +150,11 @@ class CallbackHandler(tornado.web.RequestHandler):
             self.set_status(404)
             self.finish({"ok": False})
             return
-        body = self.request.body or b""
+        if self._size > MAX_BODY:
+            self.set_status(413)
+            self.finish({"ok": False, "error": "body over 1 MB"})
+            return
+        body = b"".join(self._chunks)
         parsed = parse_callback(body)
         headers = dict(self.request.headers)
         loop = tornado.ioloop.IOLoop.current()

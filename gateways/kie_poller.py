@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateways.kie_client import KieClient
+from gateways.rate_limit import RateLimiter
 from supervision import SupervisedActor
-from trt_actors.errors import DatabaseUnavailable, KieError
+from trt_actors.errors import DatabaseUnavailable, KieError, KieRetryable
 from trt_actors.messages import Source, TaskObserved
 from trt_actors.router import Router
 from trt_actors.store import Store
@@ -28,25 +29,38 @@ from trt_actors.ticker import Ticker
 
 log = logging.getLogger("trt.poller")
 
+PACE_WINDOW = 1.1
+"""The poller asks at most ``rate_per_s`` queries per 1.1 s, not per second: KIE counts them
+as they arrive, and network jitter can land eleven in one of its seconds even when they left
+here one second apart (seen: a 429 under load at exactly 10 per 1.0 s)."""
+
 
 def poll_delay(age: float, expected: float, rng: random.Random | None = None) -> float:
     """Seconds until the next status query of a task ``age`` seconds old.
 
-    KIE suggests every 2–3 s for the first 30 s, 5–10 s until 2 min, then 15–30 s. Far from
-    the expected end (before half of it) there is no point asking that often; near it, ask
-    often enough to notice the end within a tenth of the expected time.
+    KIE suggests every 2–3 s for the first 30 s, 5–10 s until 2 min, then 15–30 s: the delay
+    never goes below that band's floor, whatever the model (an overdue short task must not be
+    asked every 2.5 s for minutes, spending the status budget every other job needs). Far from
+    the expected end (before half of it) there is no point asking that often (up to an eighth
+    of the expected time, at most 30 s); near it, ask often enough to notice the end within a
+    tenth of the expected time, as far as the band allows.
     """
     if age < 30:
-        base = 2.5
+        floor, ceiling, base = 2.0, 3.0, 2.5
     elif age < 120:
-        base = 7.5
+        floor, ceiling, base = 5.0, 10.0, 7.5
     else:
-        base = min(30.0, max(15.0, 0.1 * age))
+        floor, ceiling = 15.0, 30.0
+        base = min(ceiling, max(floor, 0.1 * age))
     if age < 0.5 * expected:
         base = max(base, min(30.0, 0.125 * expected))
     else:
-        base = min(base, max(2.5, 0.1 * expected))
-    return base * (rng or random).uniform(0.85, 1.15)
+        base = min(base, max(floor, 0.1 * expected))
+    # ±15 % jitter spreads jobs submitted together, kept within the band (or, for a longer
+    # shaped wait, not beyond it).
+    low = max(floor, 0.85 * base)
+    high = max(low, min(max(ceiling, base), 1.15 * base))
+    return (rng or random).uniform(low, high)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +77,7 @@ class StatusPoller(SupervisedActor):
         self.store, self.client, self.jobs, self.ticker = store, client, jobs, ticker
         self.interval = interval
         self.rate_per_s = rate_per_s
+        self.pace = RateLimiter(rate_per_s, PACE_WINDOW)
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="kie-poll")
         self._lock = threading.Lock()  # the counters below change on the pool's threads
         self.in_flight = 0
@@ -87,7 +102,8 @@ class StatusPoller(SupervisedActor):
 
     def poll_once(self) -> int:
         """Hand out as many due jobs as the rate limit allows right now."""
-        headroom = int(self.client.rate_headroom()["status"]["available"]) - self.in_flight
+        headroom = min(int(self.client.rate_headroom()["status"]["available"]),
+                       self.pace.headroom()) - self.in_flight
         if headroom <= 0:
             return 0
         rows = self.store.all("jobs_due_poll", limit=headroom, lease=30.0)
@@ -105,6 +121,8 @@ class StatusPoller(SupervisedActor):
 
     def _ask(self, job_id: int, family: str, task_id: str) -> None:
         try:
+            if not self.pace.acquire(2.0):
+                raise KieRetryable("poller pace: no status query free within 2 s")
             report = self.client.get_task(family, task_id, rate_wait=2.0)
         except KieError as exc:
             with self._lock:

@@ -136,6 +136,8 @@ FROM kie_tasks WHERE job_id = %(job_id)s ORDER BY created_at, task_id
 -- Stored before the HTTP answer. The gateway has already authenticated the URL's token and
 -- passes its job; without one, a recorded task id finds the job; with neither, the callback
 -- is parked as an orphan. `status` overrides for rejected and malformed bodies.
+-- Only a tokenless callback (authenticated by KIE's HMAC) is matched by its task id: a token
+-- naming no job authenticates nothing, so the task id in its body must not pick a job either.
 INSERT INTO callback_inbox (token, task_id, dedup_key, body, headers, status, job_id, reason)
 SELECT %(token)s, %(task_id)s, %(dedup_key)s, %(body)s, %(headers)s,
        CASE WHEN %(status)s::inbox_status IS NOT NULL THEN %(status)s::inbox_status
@@ -143,7 +145,8 @@ SELECT %(token)s, %(task_id)s, %(dedup_key)s, %(body)s, %(headers)s,
             ELSE 'pending'::inbox_status END,
        target.job_id, %(reason)s
 FROM (SELECT COALESCE(%(job_id)s::bigint,
-                      (SELECT job_id FROM kie_tasks WHERE task_id = %(task_id)s)) AS job_id
+                      (SELECT job_id FROM kie_tasks
+                       WHERE task_id = %(task_id)s AND %(token)s::text IS NULL)) AS job_id
      ) AS target
 ON CONFLICT (dedup_key) DO NOTHING
 RETURNING id, status, job_id
@@ -169,14 +172,15 @@ ORDER BY id LIMIT %(limit)s
 
 -- name: orphans_claim --
 -- Parked callbacks whose job has appeared since (by token or by a recorded task id).
--- Tokens are "<job id>.<secret>"; a parked one is claimed only by the job with both.
+-- Tokens are "<job id>.<secret>"; a parked one is claimed only by the job with both. A task
+-- id claims only tokenless (HMAC-authenticated) callbacks, as in inbox_insert.
 UPDATE callback_inbox AS c
 SET status = 'claimed', job_id = COALESCE(j.id, t.job_id)
 FROM callback_inbox AS o
 LEFT JOIN jobs AS j
        ON o.token ~ '^[0-9]{1,18}[.]' AND j.id = split_part(o.token, '.', 1)::bigint
       AND j.callback_token = split_part(o.token, '.', 2)
-LEFT JOIN kie_tasks AS t ON t.task_id = o.task_id
+LEFT JOIN kie_tasks AS t ON o.token IS NULL AND t.task_id = o.task_id
 WHERE c.id = o.id AND o.status = 'parked' AND COALESCE(j.id, t.job_id) IS NOT NULL
 RETURNING c.id, c.job_id, c.body
 
@@ -293,3 +297,75 @@ SELECT (SELECT count(*) FROM callback_inbox WHERE status = 'pending') AS callbac
        (SELECT EXTRACT(EPOCH FROM now() - min(created_at))::float8 FROM jobs
          WHERE state NOT IN ('delivered', 'failed')) AS oldest_in_flight_s,
        (SELECT max(update_id) FROM telegram_updates) AS last_update_id
+
+-- ===== delivery =====
+
+-- name: delivery_requeue --
+-- At start: rows a killed delivery actor had claimed go back to the queue. The one that was
+-- on the wire at the kill may reach the chat twice; nothing is lost.
+UPDATE outbox SET status = 'pending' WHERE status = 'sending'
+
+-- name: delivery_claim --
+-- Due rows, oldest first, marked sending. `answers` picks the answers to callback and
+-- pre-checkout queries (never paced, never ordered) or everything else. A message row waits
+-- while an older message of its chat waits for its retry time (per-chat order survives
+-- retries and restarts), and at most `per_chat` rows of one chat are open at once (a chat
+-- with a huge backlog cannot crowd the others out of memory).
+UPDATE outbox SET status = 'sending', attempts = attempts + 1
+WHERE id IN (
+    SELECT id FROM outbox
+    WHERE id IN (
+        SELECT o.id FROM (
+            SELECT id, chat_id, status, not_before,
+                   row_number() OVER (PARTITION BY chat_id ORDER BY id) AS place
+            FROM outbox
+            WHERE status IN ('pending', 'sending')
+              AND (kind IN ('answer_callback', 'answer_precheckout')) = %(answers)s
+        ) AS o
+        WHERE o.status = 'pending' AND o.not_before <= now()
+          AND (%(answers)s OR o.place <= %(per_chat)s)
+          AND (%(answers)s OR NOT EXISTS (
+                SELECT 1 FROM outbox AS e
+                WHERE e.status = 'pending' AND e.not_before > now() AND e.chat_id = o.chat_id
+                  AND e.id < o.id AND e.kind NOT IN ('answer_callback', 'answer_precheckout'))))
+    ORDER BY id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED)
+RETURNING id, chat_id, job_id, kind, payload, attempts, message_ids
+
+-- name: delivery_sent --
+UPDATE outbox SET status = 'sent', sent_at = now(), message_ids = %(message_ids)s
+WHERE id = %(id)s AND status IN ('pending', 'sending')
+RETURNING id
+
+-- name: delivery_retry --
+-- A failed attempt that may succeed later: the row stays claimed in memory; not_before keeps
+-- the backoff if the actor restarts meanwhile.
+UPDATE outbox
+SET attempts = attempts + 1, error = %(error)s,
+    not_before = now() + make_interval(secs => %(delay)s::float8)
+WHERE id = %(id)s AND status IN ('pending', 'sending')
+RETURNING attempts
+
+-- name: delivery_failed --
+UPDATE outbox SET status = 'failed', error = %(error)s
+WHERE id = %(id)s AND status IN ('pending', 'sending')
+RETURNING id, job_id, kind
+
+-- name: delivery_fail_chat --
+-- The chat refuses the bot (blocked, gone): every message still queued for it fails too.
+UPDATE outbox SET status = 'failed', error = %(error)s
+WHERE chat_id = %(chat_id)s AND status IN ('pending', 'sending')
+  AND kind NOT IN ('answer_callback', 'answer_precheckout')
+RETURNING id, job_id, kind
+
+-- name: delivery_status_message --
+-- The progress message a status_edit should edit: the latest sent row that showed it (the
+-- status row itself, an earlier edit, or a replacement sent when it could not be edited).
+SELECT message_ids FROM outbox
+WHERE status = 'sent' AND message_ids IS NOT NULL
+  AND (id = %(status_outbox_id)s
+       OR (job_id = %(job_id)s AND kind = 'status_edit'
+           AND payload ->> 'status_outbox_id' = %(status_outbox_id)s::text))
+ORDER BY id DESC
+LIMIT 1

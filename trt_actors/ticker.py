@@ -24,7 +24,7 @@ class Ticker:
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._heap: list[tuple[float, int, float, pykka.ActorRef[Any], Any]] = []
+        self._heap: list[tuple[float, int, float, pykka.ActorRef[Any], Any, bool]] = []
         self._seq = itertools.count()
         self._thread = threading.Thread(target=self._run, name="ticker", daemon=True)
         self._stopped = False
@@ -41,7 +41,7 @@ class Ticker:
 
     def _push(self, due: float, interval: float, ref: pykka.ActorRef[Any], message: Any) -> None:
         with self._cond:
-            heapq.heappush(self._heap, (due, next(self._seq), interval, ref, message))
+            heapq.heappush(self._heap, (due, next(self._seq), interval, ref, message, True))
             self._cond.notify()
 
     def _run(self) -> None:
@@ -51,21 +51,21 @@ class Ticker:
                 if not self._heap:
                     self._cond.wait()
                     continue
-                due, _, interval, ref, message = self._heap[0]
+                due, _, interval, ref, message, first = self._heap[0]
                 if due > now:
                     self._cond.wait(due - now)
                     continue
                 heapq.heappop(self._heap)
                 try:
-                    # Skip a tick while the actor still has messages queued: a slow actor
-                    # gets no backlog of ticks.
-                    if ref.actor_inbox.empty():
+                    # Skip a repeat tick while the actor still has messages queued: a slow
+                    # actor gets no backlog of ticks. The first tick always goes.
+                    if first or ref.actor_inbox.empty():
                         ref.tell(message)
                 except pykka.ActorDeadError:
                     continue
                 if interval > 0:
                     heapq.heappush(self._heap, (max(due + interval, now), next(self._seq),
-                                                interval, ref, message))
+                                                interval, ref, message, False))
 
     def stop(self) -> None:
         with self._cond:
