@@ -122,9 +122,9 @@ class StatusServer(SupervisedActor):
     def __init__(self, node: Node, host: str, port: int) -> None:
         super().__init__()
         token = node.settings.status_token
+        self.executor = ThreadPoolExecutor(2, thread_name_prefix="status")
         args = {"node": node, "token": token.get_secret_value() if token else None,
-                "executor": ThreadPoolExecutor(2, thread_name_prefix="status")}
-        self.executor = args["executor"]
+                "executor": self.executor}
         app = tornado.web.Application([
             (r"/healthz", Healthz, args), (r"/readyz", Readyz, args), (r"/status", Status, args),
         ])

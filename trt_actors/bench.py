@@ -62,14 +62,12 @@ def pipeline(store: Store, n: int) -> dict[str, float]:
     for i in range(n):
         job, _ = jobs.confirm(store, jobs.NewJob(
             user_id=1, chat_id=1, model_id=model.id, family="market",
-            input={"prompt": "bench"}, price=model.price, free=False, expected_seconds=10,
+            input={"prompt": "bench"}, price=model.price or 0, free=False, expected_seconds=10,
             max_seconds=600, idempotency_key=f"bench-{stamp}-{i}"))
         created.append(job.id)
         router.route(job.id, SubmitJob(job.id))
     router.wait_idle(600)
     for job_id in created:
-        job = jobs.load(store, job_id)
-        assert job is not None
         task = store.all("tasks_of_job", job_id=job_id)[0]["task_id"]
         router.route(job_id, TaskObserved(job_id, TaskReport(
             task, TaskState.SUCCESS, ("https://example.invalid/r.png",)), Source.CALLBACK))

@@ -140,8 +140,10 @@ class JobActor(VirtualActor):
                            check_in=policy.unknown_grace)
         if began is None:
             return
-        callback = (f"{policy.callback_base_url.rstrip('/')}/kie/callback/{job.id}.{job.callback_token}"
-                    if policy.callback_base_url else None)
+        callback = None
+        if policy.callback_base_url:
+            base = policy.callback_base_url.rstrip("/")
+            callback = f"{base}/kie/callback/{job.id}.{job.callback_token}"
         try:
             task_id = self.deps.kie.create_task(job.family, job.model_id, payload, callback)
         except KieAuthError as exc:

@@ -23,15 +23,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gateways.telegram_delivery import DeliveryActor, Wake
-
 from gateways.callback_app import CallbackGateway
 from gateways.kie_callbacks import parse_callback
 from gateways.kie_client import KieClient
 from gateways.kie_poller import StatusPoller
 from gateways.status_app import StatusServer
+from gateways.telegram_delivery import DeliveryActor, Wake
 from gateways.telegram_polling import TelegramIntake
-from supervision import ChildSpec, OneForOneSupervisor, Restart
+from supervision import ChildSpec, OneForOneSupervisor, Restart, exit_process
 from trt_actors.alerts import Alerts
 from trt_actors.catalog import Catalog
 from trt_actors.chat_actor import ChatDeps, chat_router
@@ -112,7 +111,7 @@ class Node:
                 self.store, self.chats, token, s.telegram_api_url))),
             ChildSpec("status", lambda: keep("status", StatusServer.start(self, st_host, st_port)),
                       restart=Restart.PERMANENT),
-        ], intensity=10, period=60.0, **({"on_give_up": on_give_up} if on_give_up else {}))
+        ], intensity=10, period=60.0, on_give_up=on_give_up or exit_process)
 
     def start(self) -> Node:
         self.store.open(wait=True, timeout=30)

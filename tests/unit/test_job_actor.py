@@ -15,7 +15,13 @@ from trt_actors.catalog import load_catalog
 from trt_actors.errors import KieAuthError, KieFinal, KieOutcomeUnknown, KieRetryable
 from trt_actors.job_actor import JobDeps, SubmitPolicy, job_router
 from trt_actors.messages import (
-    CancelJob, CheckDeadline, Source, SubmitJob, TaskObserved, TaskReport, TaskState,
+    CancelJob,
+    CheckDeadline,
+    Source,
+    SubmitJob,
+    TaskObserved,
+    TaskReport,
+    TaskState,
 )
 from trt_actors.outbox import JobMessages
 from trt_actors.router import Router
