@@ -12,6 +12,7 @@ import logging
 import random
 from collections.abc import Hashable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from trt_actors import jobs
@@ -89,57 +90,38 @@ class JobActor(VirtualActor):
         self.store = deps.store
 
     def handle(self, message: Any) -> None:
-        job = jobs.load(self.store, int(message.job_id))
-        if job is None:
-            log.warning("job %s: no such job for %s", message.job_id, type(message).__name__)
+        # One transaction per message where possible: the row is read and the decision
+        # committed together (a createTask call is never made inside a transaction).
+        if isinstance(message, SubmitJob):
+            self._submit(int(message.job_id))
             return
-        match message:
-            case SubmitJob():
-                self._submit(job)
-            case TaskObserved():
-                self._observe(job, message)
-            case CheckDeadline():
-                self._deadline(job)
-            case CancelJob():
-                self._cancel(job)
-            case _:
-                log.warning("job %s: unexpected message %r", job.id, message)
+        with self.store.transaction() as tx:
+            job = jobs.load(tx, int(message.job_id))
+            if job is None:
+                log.warning("job %s: no such job for %s", message.job_id, type(message).__name__)
+                return
+            match message:
+                case TaskObserved():
+                    self._observe(tx, job, message)
+                case CheckDeadline():
+                    self._deadline(tx, job)
+                case CancelJob():
+                    if job.state is JobState.CREATED:
+                        self._fail_in(tx, job, Failure.CANCELLED, Cause.USER,
+                                      "cancelled by the user")
+                case _:
+                    log.warning("job %s: unexpected message %r", job.id, message)
 
     # --- submit -----------------------------------------------------------------------------
 
-    def _submit(self, job: Job) -> None:
-        policy = self.deps.policy
-        if job.state is JobState.SUBMITTING:
-            if job.submit_outcome == "created":
-                return
-            unknown = job.submit_outcome in ("in_flight", "unknown")
-            if unknown and job.submit_unknown + 1 >= policy.max_unknown:
-                self._fail(job, Failure.SUBMIT_UNKNOWN, Cause.SUBMIT,
-                           f"createTask outcome unknown after {job.submit_attempts} attempts")
-                return
-        elif job.state is not JobState.CREATED:
-            return
-        if job.submit_attempts >= policy.max_attempts:
-            self._fail(job, Failure.KIE_UNAVAILABLE, Cause.SUBMIT,
-                       f"KIE unavailable after {job.submit_attempts} attempts")
-            return
-        if (alert := self.deps.alerts.blocking(KIE_ACCOUNT)) is not None:
-            self._fail(job, Failure.KIE_UNAVAILABLE, Cause.SUBMIT, alert.message)
-            return
-        try:
-            payload = self.deps.validate(job.model_id, job.input)
-        except TrtError as exc:
-            self._fail(job, Failure.KIE_REJECTED, Cause.SUBMIT, f"input invalid: {exc}")
-            return
-        attempt = job.submit_attempts + 1
+    def _submit(self, job_id: int) -> None:
         with self.store.transaction() as tx:
-            if job.state is JobState.SUBMITTING:
-                tx.run("job_note", job_id=job.id, cause=Cause.SUBMIT.value,
-                       detail=f"resubmit: attempt {attempt} after {job.submit_outcome}")
-            began = tx.one("job_begin_attempt", job_id=job.id, detail=f"attempt {attempt}",
-                           check_in=policy.unknown_grace)
-        if began is None:
+            job = jobs.load(tx, job_id)
+            prepared = self._begin_attempt(tx, job) if job is not None else None
+        if job is None or prepared is None:
             return
+        payload, attempt = prepared
+        policy = self.deps.policy
         callback = None
         if policy.callback_base_url:
             base = policy.callback_base_url.rstrip("/")
@@ -165,6 +147,39 @@ class JobActor(VirtualActor):
             self.deps.alerts.clear(KIE_ACCOUNT)
             self._submitted(job, task_id, attempt)
 
+    def _begin_attempt(self, tx: Tx, job: Job) -> tuple[dict[str, Any], int] | None:
+        """Decide whether to call createTask now; record the attempt if so."""
+        policy = self.deps.policy
+        if job.state is JobState.SUBMITTING:
+            if job.submit_outcome == "created":
+                return None
+            unknown = job.submit_outcome in ("in_flight", "unknown")
+            if unknown and job.submit_unknown + 1 >= policy.max_unknown:
+                self._fail_in(tx, job, Failure.SUBMIT_UNKNOWN, Cause.SUBMIT,
+                              f"createTask outcome unknown after {job.submit_attempts} attempts")
+                return None
+        elif job.state is not JobState.CREATED:
+            return None
+        if job.submit_attempts >= policy.max_attempts:
+            self._fail_in(tx, job, Failure.KIE_UNAVAILABLE, Cause.SUBMIT,
+                          f"KIE unavailable after {job.submit_attempts} attempts")
+            return None
+        if (alert := self.deps.alerts.blocking(KIE_ACCOUNT)) is not None:
+            self._fail_in(tx, job, Failure.KIE_UNAVAILABLE, Cause.SUBMIT, alert.message)
+            return None
+        try:
+            payload = self.deps.validate(job.model_id, job.input)
+        except TrtError as exc:
+            self._fail_in(tx, job, Failure.KIE_REJECTED, Cause.SUBMIT, f"input invalid: {exc}")
+            return None
+        attempt = job.submit_attempts + 1
+        if job.state is JobState.SUBMITTING:
+            tx.run("job_note", job_id=job.id, cause=Cause.SUBMIT.value,
+                   detail=f"resubmit: attempt {attempt} after {job.submit_outcome}")
+        began = tx.one("job_begin_attempt", job_id=job.id, detail=f"attempt {attempt}",
+                       check_in=policy.unknown_grace)
+        return (payload, attempt) if began is not None else None
+
     def _submitted(self, job: Job, task_id: str, attempt: int) -> None:
         with self.store.transaction() as tx:
             tx.one("task_record", task_id=task_id, job_id=job.id, attempt=attempt,
@@ -179,24 +194,23 @@ class JobActor(VirtualActor):
 
     # --- observations -----------------------------------------------------------------------
 
-    def _observe(self, job: Job, message: TaskObserved) -> None:
+    def _observe(self, tx: Tx, job: Job, message: TaskObserved) -> None:
         report = message.report
         cause = Cause.CALLBACK if message.source is Source.CALLBACK else Cause.POLL
-        with self.store.transaction() as tx:
-            recorded = tx.one(
-                "task_record", task_id=report.task_id, job_id=job.id, attempt=None,
-                found_by=message.source.value, state=report.state.value,
-                result_urls=_json(list(report.result_urls)) if report.result_urls else None,
-                fail_code=report.fail_code, fail_message=report.fail_message,
-            )
-            if message.inbox_id is not None:
-                tx.run("inbox_mark", inbox_id=message.inbox_id, status="applied",
-                       reason=None if recorded else "task belongs to another job")
-            if recorded is None:
-                log.warning("job %s: report for task %s of another job ignored",
-                            job.id, report.task_id)
-                return
-            self._apply(tx, job, report.state, report, cause, bool(recorded["inserted"]))
+        recorded = tx.one(
+            "task_record", task_id=report.task_id, job_id=job.id, attempt=None,
+            found_by=message.source.value, state=report.state.value,
+            result_urls=_json(list(report.result_urls)) if report.result_urls else None,
+            fail_code=report.fail_code, fail_message=report.fail_message,
+        )
+        if message.inbox_id is not None:
+            tx.run("inbox_mark", inbox_id=message.inbox_id, status="applied",
+                   reason=None if recorded else "task belongs to another job")
+        if recorded is None:
+            log.warning("job %s: report for task %s of another job ignored",
+                        job.id, report.task_id)
+            return
+        self._apply(tx, job, report.state, report, cause, bool(recorded["inserted"]))
 
     def _apply(self, tx: Tx, job: Job, state: TaskState, report: Any, cause: Cause,
                new_task: bool) -> None:
@@ -235,17 +249,11 @@ class JobActor(VirtualActor):
 
     # --- endings ----------------------------------------------------------------------------
 
-    def _deadline(self, job: Job) -> None:
-        from datetime import UTC, datetime
-
+    def _deadline(self, tx: Tx, job: Job) -> None:
         if job.state in (JobState.CREATED, JobState.SUBMITTING, JobState.SUBMITTED,
                          JobState.RUNNING) and datetime.now(UTC) >= job.deadline_at:
-            self._fail(job, Failure.TIMED_OUT, Cause.TIMEOUT,
-                       "no result within the model's maximum duration")
-
-    def _cancel(self, job: Job) -> None:
-        if job.state is JobState.CREATED:
-            self._fail(job, Failure.CANCELLED, Cause.USER, "cancelled by the user")
+            self._fail_in(tx, job, Failure.TIMED_OUT, Cause.TIMEOUT,
+                          "no result within the model's maximum duration")
 
     def _fail(self, job: Job, failure: Failure, cause: Cause, detail: str) -> None:
         with self.store.transaction() as tx:
