@@ -138,7 +138,8 @@ def check_token(settings: Any) -> str | None:
     return None
 
 
-def run(env: dict[str, str] | None = None, *, stop_event: threading.Event | None = None) -> int:
+def run(env: dict[str, str] | None = None, *, stop_event: threading.Event | None = None,
+        status_routes: Any = None) -> int:
     loaded = load(env)
     if isinstance(loaded, int):
         return loaded
@@ -166,7 +167,7 @@ def run(env: dict[str, str] | None = None, *, stop_event: threading.Event | None
         outcome["code"] = EXIT_GAVE_UP
         stop.set()
 
-    node = Node(settings, conninfo, catalog, on_give_up=give_up)
+    node = Node(settings, conninfo, catalog, on_give_up=give_up, status_routes=status_routes)
     for sig in (signal.SIGTERM, signal.SIGINT):
         if threading.current_thread() is threading.main_thread():
             signal.signal(sig, lambda *_: stop.set())
@@ -202,12 +203,15 @@ def migrate_cmd() -> int:
 
 def sandbox(args: argparse.Namespace) -> int:
     """Emulated KIE and Telegram next to a real node and an embedded PostgreSQL."""
+    from gateways import status_sandbox
     from sandbox.kie_emulator import KieEmulator
     from sandbox.telegram_emulator import TelegramEmulator
 
     token, key = "123456:SANDBOX-telegram-token-0000", "sandbox-kie-key-0000"
     kie = KieEmulator(key, port=args.kie_port, duration_s=args.task_seconds).start()
-    telegram = TelegramEmulator(token, port=args.telegram_port, flood_limits=True).start()
+    balance_url = f"http://127.0.0.1:{args.status_port}/sandbox/balance/{{user_id}}"
+    telegram = TelegramEmulator(token, port=args.telegram_port, flood_limits=True,
+                                balance_url=balance_url).start()
     env = {
         "TRT_TELEGRAM_TOKEN": token, "TRT_TELEGRAM_API_URL": telegram.url,
         "TRT_KIE_API_KEY": key, "TRT_KIE_API_URL": kie.url,
@@ -221,9 +225,10 @@ def sandbox(args: argparse.Namespace) -> int:
     print(f"sandbox: Telegram emulator {telegram.url}  (talk as a user: POST "
           f"{telegram.url}/_user/send_text {{\"user_id\": 1, \"text\": \"/start\"}}; "
           f"read replies: GET {telegram.url}/_user/messages?chat_id=1)")
+    print(f"sandbox: chat with the bot in a browser: {telegram.chat_url(1)}")
     print(f"sandbox: KIE emulator {kie.url}; status http://127.0.0.1:{args.status_port}/status")
     try:
-        return run()
+        return run(status_routes=status_sandbox.routes)
     finally:
         telegram.stop()
         kie.stop()

@@ -82,6 +82,9 @@ HTTP only) to choose the bot; default: the first token.
   parse_mode, reply_markup, previous_text, previous_reply_markup}], deleted, message (the
   current Telegram Message object)}.
 
+Web chat page (``sandbox.chat_page``): ``GET /chat?user_id=1`` talks to the bot in a browser;
+``balance_url`` (constructor argument, a URL template with ``{user_id}``) feeds its balance.
+
 Control: ``GET /_control/stats`` (chat keys are strings) -> {method_calls {method: n},
 too_many_requests,
 too_many_requests_by_chat {chat: n}, max_global_rate, send_times {chat: [monotonic s]},
@@ -112,6 +115,7 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from sandbox import telegram_users as users
+from sandbox.chat_page import ChatPage
 from sandbox.telegram_core import EmulatorCore
 from sandbox.telegram_faults import FaultSpec
 from sandbox.telegram_http import make_app
@@ -134,12 +138,14 @@ class TelegramEmulator:
         port: int = 0,
         seed: int = 0,
         flood_limits: bool = True,
+        balance_url: str | None = None,
         **config: Any,
     ) -> None:
         token_list = [tokens] if isinstance(tokens, str) else list(tokens)
         cfg = EmulatorConfig(flood_limits=flood_limits)
         cfg.update(config)
         self.core = EmulatorCore(token_list, seed, cfg)
+        self.chat_page = ChatPage(balance_url)
         self._host, self._port = host, port
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -173,12 +179,13 @@ class TelegramEmulator:
         self._thread_id = threading.get_ident()
         self._stop = asyncio.Event()
         sockets = bind_sockets(self._port, self._host)
-        server = HTTPServer(make_app(self.core), max_body_size=MAX_BODY)
+        server = HTTPServer(make_app(self.core, self.chat_page), max_body_size=MAX_BODY)
         server.add_sockets(sockets)
         self._port = sockets[0].getsockname()[1]
         self._ready.set()
         await self._stop.wait()
         self.core.shutdown()
+        self.chat_page.close()
         server.stop()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(server.close_all_connections(), 2.0)
@@ -207,6 +214,10 @@ class TelegramEmulator:
         """Base URL: the bot calls ``f"{url}/bot{token}/{method}"``."""
         host = "127.0.0.1" if self._host in ("0.0.0.0", "", "::") else self._host
         return f"http://{host}:{self._port}"
+
+    def chat_url(self, user_id: int = 1) -> str:
+        """The web chat page for ``user_id``."""
+        return f"{self.url}/chat?user_id={user_id}"
 
     # ----- thread plumbing -----------------------------------------------------------------
 
@@ -382,14 +393,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token", action="append", required=True, help="bot token (repeatable)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-flood-limits", action="store_true")
+    parser.add_argument("--balance-url", help="credits for the chat page, with {user_id}")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper())
     emulator = TelegramEmulator(
         args.token, host=args.host, port=args.port, seed=args.seed,
-        flood_limits=not args.no_flood_limits,
+        flood_limits=not args.no_flood_limits, balance_url=args.balance_url,
     ).start()
-    print(f"telegram emulator listening on {emulator.url}", flush=True)
+    print(f"telegram emulator listening on {emulator.url}; chat page {emulator.chat_url()}",
+          flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

@@ -17,6 +17,7 @@ from typing import Any
 from tornado.web import Application, RequestHandler
 
 from sandbox import telegram_users as users
+from sandbox.chat_page import ChatPage
 from sandbox.telegram_core import EmulatorCore
 from sandbox.telegram_faults import FaultSpec
 from sandbox.telegram_media import Upload
@@ -245,10 +246,16 @@ def apply_faults(core: EmulatorCore, args: JSON) -> None:
         core.faults.add(FaultSpec.from_json(spec))
 
 
-def make_app(core: EmulatorCore) -> Application:
+def make_app(core: EmulatorCore, chat_page: ChatPage | None = None) -> Application:
+    """The emulator's routes; with ``chat_page``, also the web chat page (``/chat``)."""
     init = {"core": core}
+    page_routes: list[Any] = []
+    if chat_page is not None:
+        chat_page.attach(core)
+        page_routes = chat_page.routes(core)
     return Application(
         [
+            *page_routes,  # before /_user/<op>: the page adds two /_user/ endpoints
             (r"/bot([^/]+)/([^/]*)", BotApiHandler, init),
             (r"/file/bot([^/]+)/(.+)", FileHandler, init),
             (r"/_user/([a-z_]+)", UserHandler, init),

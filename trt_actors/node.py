@@ -27,7 +27,7 @@ from gateways.callback_app import CallbackGateway
 from gateways.kie_callbacks import parse_callback
 from gateways.kie_client import KieClient
 from gateways.kie_poller import StatusPoller
-from gateways.status_app import StatusServer
+from gateways.status_app import ExtraRoutes, StatusServer
 from gateways.telegram_delivery import DeliveryActor, Wake
 from gateways.telegram_polling import TelegramIntake
 from supervision import ChildSpec, OneForOneSupervisor, Restart, exit_process
@@ -62,7 +62,8 @@ class Node:
     def __init__(self, settings: Settings, conninfo: str, catalog: Catalog, *,
                  on_give_up: Callable[[Any], None] | None = None,
                  janitor_policy: JanitorPolicy | None = None,
-                 submit_policy: SubmitPolicy | None = None) -> None:
+                 submit_policy: SubmitPolicy | None = None,
+                 status_routes: ExtraRoutes | None = None) -> None:
         self.settings, self.conninfo, self.catalog = settings, conninfo, catalog
         self.started_at = time.time()
         self.store = Store(conninfo, min_size=2, max_size=16)
@@ -109,7 +110,8 @@ class Node:
                 self.store, self.jobs, _report_of, self.ticker, janitor_policy))),
             ChildSpec("intake", lambda: keep("intake", TelegramIntake.start(
                 self.store, self.chats, token, s.telegram_api_url))),
-            ChildSpec("status", lambda: keep("status", StatusServer.start(self, st_host, st_port)),
+            ChildSpec("status", lambda: keep("status", StatusServer.start(
+                self, st_host, st_port, status_routes)),
                       restart=Restart.PERMANENT),
         ], intensity=10, period=60.0, on_give_up=on_give_up or exit_process)
 
