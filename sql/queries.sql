@@ -369,3 +369,31 @@ WHERE status = 'sent' AND message_ids IS NOT NULL
            AND payload ->> 'status_outbox_id' = %(status_outbox_id)s::text))
 ORDER BY id DESC
 LIMIT 1
+
+-- ===== status (metrics) =====
+
+-- name: status_failed_jobs --
+-- The most recent failures, for "last failures" on /status and the dashboard.
+SELECT id, model_id, failure, detail, cause::text AS cause,
+       EXTRACT(EPOCH FROM COALESCE(finished_at, updated_at))::float8 AS at
+FROM jobs WHERE state = 'failed'
+ORDER BY COALESCE(finished_at, updated_at) DESC, id DESC
+LIMIT %(limit)s
+
+-- name: status_telegram --
+-- Intake lag: the newest stored update (primary key) and the oldest not yet handled (partial
+-- index), both without scanning the table.
+SELECT newest.update_id AS last_update_id,
+       EXTRACT(EPOCH FROM now() - newest.received_at)::float8 AS last_update_age_s,
+       (SELECT EXTRACT(EPOCH FROM now() - received_at)::float8 FROM telegram_updates
+         WHERE handled_at IS NULL ORDER BY update_id LIMIT 1) AS oldest_unhandled_s
+FROM (SELECT 1) AS one
+LEFT JOIN LATERAL (SELECT update_id, received_at FROM telegram_updates
+                   ORDER BY update_id DESC LIMIT 1) AS newest ON true
+
+-- name: status_outbox --
+-- Open outbox rows only (the partial index outbox_open): what waits and for how long.
+SELECT count(*) FILTER (WHERE status = 'pending') AS pending,
+       count(*) FILTER (WHERE status = 'sending') AS sending,
+       EXTRACT(EPOCH FROM now() - min(created_at))::float8 AS oldest_open_s
+FROM outbox WHERE status IN ('pending', 'sending')
