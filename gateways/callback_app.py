@@ -38,6 +38,7 @@ import tornado.web
 from gateways.http_thread import HttpThread
 from gateways.kie_callbacks import ParsedCallback, parse_callback, tokens_equal, verify_signature
 from supervision import SupervisedActor
+from trt_actors import metrics
 from trt_actors.errors import StoreError
 from trt_actors.messages import Source, TaskObserved
 from trt_actors.router import Router
@@ -175,6 +176,7 @@ class CallbackHandler(tornado.web.RequestHandler):
             return
         self.finish({"ok": True})
         ctx.stats.last_latency_ms = (time.perf_counter() - started) * 1000
+        metrics.CALLBACK_SECONDS.observe(ctx.stats.last_latency_ms / 1000)
         if row is None:
             ctx.stats.duplicates += 1
             return

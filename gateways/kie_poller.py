@@ -21,6 +21,7 @@ from typing import Any
 from gateways.kie_client import KieClient
 from gateways.rate_limit import RateLimiter
 from supervision import SupervisedActor
+from trt_actors import metrics
 from trt_actors.errors import DatabaseUnavailable, KieError, KieRetryable
 from trt_actors.messages import Source, TaskObserved
 from trt_actors.router import Router
@@ -123,7 +124,8 @@ class StatusPoller(SupervisedActor):
         try:
             if not self.pace.acquire(2.0):
                 raise KieRetryable("poller pace: no status query free within 2 s")
-            report = self.client.get_task(family, task_id, rate_wait=2.0)
+            with metrics.STATUS_QUERY_SECONDS.time():
+                report = self.client.get_task(family, task_id, rate_wait=2.0)
         except KieError as exc:
             with self._lock:
                 self.errors += 1

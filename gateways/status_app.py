@@ -1,133 +1,142 @@
-"""The operator's window: ``/healthz``, ``/readyz`` and ``/status`` (JSON).
+"""The operator's window: the status HTTP server.
 
-Bound to loopback by default; when ``TRT_STATUS_LISTEN`` is not loopback the settings demand
-``TRT_STATUS_TOKEN`` and every request must carry it as a bearer token. Database reads run on
-a small executor so a slow query never blocks the loop.
+Routes::
+
+    GET /         the dashboard (HTML, reloads itself every 5 s)     gateways.status_pages
+    GET /status   every fact as JSON                                 gateways.status_facts
+    GET /metrics  Prometheus text format                             trt_actors.metrics
+    GET /healthz  200 while the process serves HTTP (always open)
+    GET /readyz   200 when the database answers, migrations are current and every
+                  permanent child runs; 503 with the failing checks otherwise
+
+Auth: bound to loopback by default. When ``TRT_STATUS_TOKEN`` is set (the settings demand it
+when ``TRT_STATUS_LISTEN`` is not loopback) every route but ``/healthz`` needs
+``Authorization: Bearer <token>``; ``/healthz`` stays open because Docker's HEALTHCHECK curls
+it without one and it reveals nothing but "alive". Facts are gathered on a small executor so a
+slow database never blocks the loop.
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 import logging
-import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import tornado.ioloop
 import tornado.web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from gateways.http_thread import HttpThread
+from gateways.status_facts import VERSION, collect, ready
+from gateways.status_pages import render
 from supervision import SupervisedActor
-from trt_actors.errors import StoreError
-from trt_actors.migrations import pending
+from trt_actors.metrics import node_registry
 
 if TYPE_CHECKING:
     from trt_actors.node import Node
 
+__all__ = ["VERSION", "ExtraRoutes", "StatusServer", "make_app"]
+
 log = logging.getLogger("trt.status")
 
-VERSION = "0.1.0"
-PERMANENT = ("delivery", "callbacks", "poller", "janitor", "intake")
-
-
-def collect(node: Node) -> dict[str, Any]:
-    """Every fact /status shows (runs on the executor)."""
-    out: dict[str, Any] = {
-        "version": VERSION,
-        "uptime_s": round(time.time() - node.started_at, 1),
-        "supervision": node.root.snapshot(),
-        "actors": {"jobs": node.jobs.snapshot(), "chats": node.chats.snapshot()},
-        "alerts": node.alerts.snapshot(),
-        "kie_rate_headroom": node.kie.rate_headroom(),
-        "db_pool": node.store.stats(),
-    }
-    for name in ("poller", "intake", "delivery"):
-        actor = node.actor(name)
-        snap = getattr(actor, "snapshot", None)
-        out[name] = snap() if callable(snap) else None
-    callbacks = node.actor("callbacks")
-    out["callbacks"] = dict(callbacks.ctx.stats.__dict__) if callbacks is not None else None
-    try:
-        with node.store.transaction() as tx:
-            by_state: dict[str, int] = {}
-            by_model: dict[str, int] = {}
-            for row in tx.all("status_jobs"):
-                by_state[row["state"]] = by_state.get(row["state"], 0) + row["n"]
-                by_model[row["model_id"]] = by_model.get(row["model_id"], 0) + row["n"]
-            depths = tx.one("status_depths") or {}
-            orphans = {r["status"]: {"count": r["n"], "oldest": r["oldest"].isoformat()}
-                       for r in tx.all("orphans_stats")}
-        out["jobs"] = {"by_state": by_state, "by_model": by_model}
-        out["depths"] = depths
-        out["orphans"] = orphans
-        out["database"] = "up"
-    except StoreError as exc:
-        out["database"] = f"down: {exc}"
-    return out
-
-
-def ready(node: Node) -> tuple[bool, dict[str, Any]]:
-    checks: dict[str, Any] = {}
-    checks["database"] = node.store.ping()
-    try:
-        checks["migrations_current"] = checks["database"] and pending(node.conninfo) == []
-    except StoreError:
-        checks["migrations_current"] = False
-    children = {c["id"]: c["state"] for c in node.root.snapshot().get("children", [])}
-    checks["children"] = {name: children.get(name) for name in PERMANENT}
-    ok = bool(checks["database"] and checks["migrations_current"]
-              and all(state == "running" for state in checks["children"].values()))
-    return ok, checks
+ExtraRoutes = list[Any] | Callable[[dict[str, Any]], list[Any]]
+"""More routes for the status Application: a list of Tornado rules, or a function taking the
+handlers' ``args`` (``{"node", "token", "executor"}``) and returning them (like
+``gateways.status_sandbox.routes``)."""
 
 
 class _Base(tornado.web.RequestHandler):
-    def initialize(self, node: Node, token: str | None, executor: ThreadPoolExecutor) -> None:
-        self.node, self.token, self.executor = node, token, executor
+    open_route = False
+    """True for routes that need no bearer token."""
+
+    def initialize(self, node: Node, token: str | None, executor: ThreadPoolExecutor,
+                   registry: CollectorRegistry | None = None) -> None:
+        self.node, self.token, self.executor, self.registry = node, token, executor, registry
+
+    def set_default_headers(self) -> None:
+        self.set_header("Cache-Control", "no-store")
 
     def prepare(self) -> None:
-        if self.token is None:
+        if self.token is None or self.open_route:
             return
-        given = self.request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), self.token.encode()):
+        given = self.request.headers.get("Authorization", "")
+        scheme, _, value = given.partition(" ")
+        if not (scheme.lower() == "bearer"
+                and hmac.compare_digest(value.strip().encode(), self.token.encode())):
             self.set_status(401)
+            self.set_header("WWW-Authenticate", 'Bearer realm="trt-status"')
             self.finish({"error": "bearer token required"})
 
-    async def run(self, fn: Any) -> Any:
-        return await tornado.ioloop.IOLoop.current().run_in_executor(self.executor, fn, self.node)
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await tornado.ioloop.IOLoop.current().run_in_executor(self.executor, fn, *args)
 
 
 class Healthz(_Base):
+    open_route = True
+
     def get(self) -> None:
         self.finish({"ok": True})
 
 
 class Readyz(_Base):
     async def get(self) -> None:
-        ok, checks = await self.run(ready)
+        ok, checks = await self.run(ready, self.node)
         self.set_status(200 if ok else 503)
         self.finish({"ready": ok, "checks": checks})
 
 
 class Status(_Base):
     async def get(self) -> None:
-        self.set_header("Content-Type", "application/json")
-        import json
+        facts = await self.run(collect, self.node)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(json.dumps(facts, default=str))
 
-        self.finish(json.dumps(await self.run(collect), default=str))
+
+class Dashboard(_Base):
+    async def get(self) -> None:
+        facts = await self.run(collect, self.node)
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(render(facts))
+
+
+class Metrics(_Base):
+    async def get(self) -> None:
+        assert self.registry is not None
+        body = await self.run(generate_latest, self.registry)
+        self.set_header("Content-Type", CONTENT_TYPE_LATEST)
+        self.finish(body)
+
+
+def make_app(node: Node, token: str | None, executor: ThreadPoolExecutor,
+             extra_routes: ExtraRoutes | None = None) -> tornado.web.Application:
+    """The status Application (the server below, and tests that mount it elsewhere)."""
+    args: dict[str, Any] = {"node": node, "token": token, "executor": executor}
+    metrics = {**args, "registry": node_registry(lambda: collect(node))}
+    rules: list[Any] = [
+        (r"/", Dashboard, args), (r"/status", Status, args), (r"/metrics", Metrics, metrics),
+        (r"/healthz", Healthz, args), (r"/readyz", Readyz, args),
+    ]
+    if extra_routes is not None:
+        rules.extend(extra_routes(args) if callable(extra_routes) else extra_routes)
+    return tornado.web.Application(rules)
 
 
 class StatusServer(SupervisedActor):
-    """Permanent child: the status HTTP server on its own thread."""
+    """Permanent child: the status HTTP server on its own thread.
 
-    def __init__(self, node: Node, host: str, port: int) -> None:
+    ``extra_routes`` are appended to the Application (the sandbox mounts its routes here).
+    """
+
+    def __init__(self, node: Node, host: str, port: int,
+                 extra_routes: ExtraRoutes | None = None) -> None:
         super().__init__()
         token = node.settings.status_token
         self.executor = ThreadPoolExecutor(2, thread_name_prefix="status")
-        args = {"node": node, "token": token.get_secret_value() if token else None,
-                "executor": self.executor}
-        app = tornado.web.Application([
-            (r"/healthz", Healthz, args), (r"/readyz", Readyz, args), (r"/status", Status, args),
-        ])
+        app = make_app(node, token.get_secret_value() if token else None, self.executor,
+                       extra_routes)
         self.server = HttpThread("status", app, host, port)
 
     def on_start(self) -> None:
@@ -143,4 +152,6 @@ class StatusServer(SupervisedActor):
     def on_receive(self, message: Any) -> Any:
         if message == "url":
             return self.server.url
+        if message == "check" and not self.server.alive:
+            raise RuntimeError("status server thread died")
         return None

@@ -15,7 +15,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from trt_actors import ledger
+from trt_actors import ledger, metrics
 from trt_actors.errors import IllegalTransition, StoreError
 from trt_actors.states import Cause, Failure, JobState, allowed_from
 from trt_actors.store import Row, Store, Tx
@@ -146,6 +146,7 @@ def move(
     )
     if row is None:
         return None
+    metrics.JOB_TRANSITIONS.labels(to.value, cause.value).inc()
     job = Job.from_row(row)
     if to is JobState.DELIVERED:
         ledger.apply(tx, job.user_id, ledger.Entry.CAPTURE, job.price, f"job:{job.id}:capture",

@@ -141,4 +141,7 @@ class Node:
     def actor(self, name: str) -> Any:
         """The live actor object of a permanent child (for read-only snapshots)."""
         ref = self.root.child_ref(name)
-        return getattr(ref, "_actor", None) if ref is not None else None
+        if ref is None:
+            return None
+        weak = getattr(ref, "_actor_weakref", None)  # pykka keeps only a weak reference
+        return weak() if weak is not None else None
