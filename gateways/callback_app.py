@@ -164,13 +164,14 @@ class CallbackHandler(tornado.web.RequestHandler):
                 ctx.executor, ctx.store_callback, token, body, headers, parsed)
         except StoreError as exc:
             ctx.stats.db_errors += 1
-            log.warning("callback not stored: %s", exc)
+            log.warning("callback not stored: %s", exc, extra={"task_id": parsed.task_id})
             self.set_status(503)
             self.finish({"ok": False, "error": "temporarily unavailable"})
             return
         if verdict.status == "rejected":
             ctx.stats.rejected += 1
-            log.warning("forged callback rejected: %s", verdict.reason)
+            log.warning("forged callback rejected: %s", verdict.reason,
+                        extra={"task_id": parsed.task_id})
             self.set_status(403)
             self.finish({"ok": False})
             return

@@ -10,6 +10,7 @@ model's expected duration, with jitter.
 
 from __future__ import annotations
 
+import collections
 import logging
 import random
 import threading
@@ -19,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateways.kie_client import KieClient
-from gateways.rate_limit import RateLimiter
 from supervision import SupervisedActor
 from trt_actors import metrics
 from trt_actors.errors import DatabaseUnavailable, KieError, KieRetryable
@@ -29,11 +29,6 @@ from trt_actors.store import Store
 from trt_actors.ticker import Ticker
 
 log = logging.getLogger("trt.poller")
-
-PACE_WINDOW = 1.1
-"""The poller asks at most ``rate_per_s`` queries per 1.1 s, not per second: KIE counts them
-as they arrive, and network jitter can land eleven in one of its seconds even when they left
-here one second apart (seen: a 429 under load at exactly 10 per 1.0 s)."""
 
 
 def poll_delay(age: float, expected: float, rng: random.Random | None = None) -> float:
@@ -64,6 +59,51 @@ def poll_delay(age: float, expected: float, rng: random.Random | None = None) ->
     return (rng or random).uniform(low, high)
 
 
+class AnswerWindow:
+    """At most ``limit`` status queries in any ``window`` seconds *as KIE sees them*.
+
+    A query counts from the moment it is sent until ``window`` seconds after its answer
+    arrived. KIE receives each query somewhere between those two moments, so however the
+    network bunches them up, KIE never sees more than ``limit`` in one window (a limiter that
+    counts only send times can be beaten by a delay that delivers a burst together).
+    """
+
+    def __init__(self, limit: int, window: float = 1.0, clock: Any = time.monotonic) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self._cond = threading.Condition()
+        self._in_flight = 0
+        self._answered: collections.deque[float] = collections.deque()
+
+    def _count(self, now: float) -> int:
+        while self._answered and now - self._answered[0] >= self.window:
+            self._answered.popleft()
+        return self._in_flight + len(self._answered)
+
+    def acquire(self, timeout: float) -> bool:
+        deadline = self.clock() + timeout
+        with self._cond:
+            while True:
+                now = self.clock()
+                if self._count(now) < self.limit:
+                    self._in_flight += 1
+                    return True
+                wait = deadline - now
+                if wait <= 0:
+                    return False
+                next_free = (self._answered[0] + self.window - now) if self._answered else wait
+                self._cond.wait(max(0.001, min(wait, next_free)))
+
+    def release(self) -> None:
+        with self._cond:
+            self._in_flight -= 1
+            self._answered.append(self.clock())
+            self._cond.notify_all()
+
+    def headroom(self) -> int:
+        with self._cond:
+            return max(0, self.limit - self._count(self.clock()))
+
+
 @dataclass(frozen=True, slots=True)
 class Poll:
     """Tell the poller to look for due jobs now."""
@@ -78,7 +118,7 @@ class StatusPoller(SupervisedActor):
         self.store, self.client, self.jobs, self.ticker = store, client, jobs, ticker
         self.interval = interval
         self.rate_per_s = rate_per_s
-        self.pace = RateLimiter(rate_per_s, PACE_WINDOW)
+        self.pace = AnswerWindow(max(1, int(rate_per_s)), 1.0)
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="kie-poll")
         self._lock = threading.Lock()  # the counters below change on the pool's threads
         self.in_flight = 0
@@ -104,7 +144,7 @@ class StatusPoller(SupervisedActor):
     def poll_once(self) -> int:
         """Hand out as many due jobs as the rate limit allows right now."""
         headroom = min(int(self.client.rate_headroom()["status"]["available"]),
-                       self.pace.headroom()) - self.in_flight
+                       self.pace.headroom())
         if headroom <= 0:
             return 0
         rows = self.store.all("jobs_due_poll", limit=headroom, lease=30.0)
@@ -121,18 +161,23 @@ class StatusPoller(SupervisedActor):
         return len(rows)
 
     def _ask(self, job_id: int, family: str, task_id: str) -> None:
+        paced = False
         try:
             if not self.pace.acquire(2.0):
                 raise KieRetryable("poller pace: no status query free within 2 s")
+            paced = True
             with metrics.STATUS_QUERY_SECONDS.time():
                 report = self.client.get_task(family, task_id, rate_wait=2.0)
         except KieError as exc:
             with self._lock:
                 self.errors += 1
-            log.info("poll of job %s task %s failed: %s", job_id, task_id, exc)
+            log.info("poll of job %s task %s failed: %s", job_id, task_id, exc,
+                     extra={"job_id": job_id, "task_id": task_id})
         else:
             self.jobs.route(job_id, TaskObserved(job_id, report, Source.POLL))
         finally:
+            if paced:
+                self.pace.release()
             now = time.monotonic()
             with self._lock:
                 self.in_flight -= 1

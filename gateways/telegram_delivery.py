@@ -56,6 +56,7 @@ from gateways.telegram_send import (
 from supervision import SupervisedActor
 from trt_actors import jobs
 from trt_actors.errors import DatabaseUnavailable, TelegramError
+from trt_actors.logs import log_context
 from trt_actors.outbox import JobMessages, language_of
 from trt_actors.states import Cause, Failure, JobState
 from trt_actors.store import Store
@@ -254,7 +255,8 @@ class DeliveryLoop:
         try:
             while queue:
                 item = queue[0]
-                failed = await self._deliver(item)
+                with log_context(job_id=item.job_id, chat_id=item.chat_id):
+                    failed = await self._deliver(item)
                 if queue and queue[0] is item:
                     queue.popleft()
                 if failed:  # the chat refused the bot: its other rows failed with this one

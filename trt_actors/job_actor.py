@@ -25,6 +25,7 @@ from trt_actors.errors import (
     TrtError,
 )
 from trt_actors.jobs import Job
+from trt_actors.logs import add_log_fields
 from trt_actors.messages import (
     CancelJob,
     CheckDeadline,
@@ -190,6 +191,7 @@ class JobActor(VirtualActor):
                    check_in=self.deps.policy.first_poll)
             jobs.move(tx, job.id, JobState.SUBMITTED, Cause.SUBMIT, detail=f"task {task_id}",
                       check_in=self.deps.policy.first_poll)
+        add_log_fields(task_id=task_id)
         log.info("job %s: submitted as task %s", job.id, task_id)
 
     # --- observations -----------------------------------------------------------------------

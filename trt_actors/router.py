@@ -25,6 +25,8 @@ from typing import Any
 
 import pykka
 
+from trt_actors.logs import log_context
+
 log = logging.getLogger("trt.router")
 
 ActorFactory = Callable[[Hashable, "Router"], pykka.ActorRef[Any]]
@@ -173,14 +175,17 @@ class VirtualActor(pykka.ThreadingActor):
         raise NotImplementedError
 
     def on_receive(self, message: Any) -> Any:
-        try:
-            self.handle(message)
-        except BaseException as exc:
-            log.exception("%s %s failed on %s", self.router.name, self.key, type(message).__name__)
-            self.router.record_failure(f"{type(exc).__name__}: {exc}")
-        finally:
-            if self.actor_inbox.empty():
-                self.router.idle(self.key, self.actor_ref)
+        # every line logged while handling carries job_id / chat_id (from the router's name)
+        name = self.router.name
+        with log_context(**{f"{name}_id": self.key}, actor=f"{name}:{self.key}"):
+            try:
+                self.handle(message)
+            except BaseException as exc:
+                log.exception("%s %s failed on %s", name, self.key, type(message).__name__)
+                self.router.record_failure(f"{type(exc).__name__}: {exc}")
+            finally:
+                if self.actor_inbox.empty():
+                    self.router.idle(self.key, self.actor_ref)
         return None
 
     def on_stop(self) -> None:

@@ -1,0 +1,232 @@
+"""``trt-node check``: passes on a healthy setup and fails --strict on each broken
+precondition, one at a time, against real emulators, a real database and a real gateway."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import psycopg
+import pytest
+
+from gateways.callback_app import CallbackGateway
+from sandbox.kie_emulator import KieEmulator
+from sandbox.telegram_emulator import TelegramEmulator
+from tests.conftest import Postgres
+from trt_actors import preflight
+from trt_actors.catalog import load_catalog
+from trt_actors.router import Router
+from trt_actors.store import Store
+
+TOKEN = "777001:preflight-telegram-token-abc"
+KIE_KEY = "preflight-kie-key-0123456"
+HMAC_KEY = "preflight-hmac-key-98765"
+DB_PASSWORD = "db-password-must-not-print"
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _no_route(key: Any, router: Router) -> Any:
+    raise AssertionError(f"the probe must be parked, never routed (job {key})")
+
+
+@pytest.fixture
+def kie() -> Iterator[KieEmulator]:
+    with KieEmulator(KIE_KEY, duration_s=0) as emu:
+        yield emu
+
+
+@pytest.fixture
+def telegram() -> Iterator[TelegramEmulator]:
+    with TelegramEmulator(TOKEN) as emu:
+        yield emu
+
+
+@pytest.fixture
+def gateway(store: Store) -> Iterator[str]:
+    """This node's callback gateway on the test database; yields its base URL."""
+    ref = CallbackGateway.start(store, cast(Router, Router("job", _no_route)), "127.0.0.1", 0,
+                                HMAC_KEY)
+    try:
+        yield str(ref.ask("url"))
+    finally:
+        ref.stop()
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, database: str, kie: KieEmulator,
+        telegram: TelegramEmulator, gateway: str, tmp_path: Path) -> pytest.MonkeyPatch:
+    """A healthy configuration in the environment; each test breaks one thing."""
+    for name in list(os.environ):
+        if name.startswith("TRT_") or name == "DATABASE_URL":
+            monkeypatch.delenv(name)
+    port = gateway.rpartition(":")[2]
+    for name, value in {
+        "TRT_TELEGRAM_TOKEN": TOKEN, "TRT_TELEGRAM_API_URL": telegram.url,
+        "TRT_KIE_API_KEY": KIE_KEY, "TRT_KIE_API_URL": kie.url, "TRT_KIE_HMAC_KEY": HMAC_KEY,
+        "DATABASE_URL": database, "TRT_DATA_DIR": str(tmp_path / "data"),
+        "TRT_PUBLIC_CALLBACK_URL": gateway, "TRT_CALLBACK_LISTEN": f"127.0.0.1:{port}",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return monkeypatch
+
+
+def check(capsys: pytest.CaptureFixture[str], *args: str,
+          table: bool = False) -> tuple[int, dict[str, Any], str]:
+    """Run ``check --json`` (and the table form); (exit code, rows by name, all output)."""
+    code = preflight.main(["--json", *args])
+    out = capsys.readouterr().out
+    doc = json.loads(out)
+    assert code == (1 if not doc["ok"] else 0)
+    if table:
+        table_code = preflight.main(list(args))
+        out += capsys.readouterr().out
+        assert table_code == code, "the table and --json must agree"
+    return code, {row["name"]: row for row in doc["checks"]}, out
+
+
+def assert_no_secret(output: str) -> None:
+    for secret in (TOKEN, KIE_KEY, HMAC_KEY, DB_PASSWORD, TOKEN.split(":")[1]):
+        assert secret not in output, "a secret was printed"
+
+
+def test_all_fine_passes_strict_and_parks_its_probe(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], database: str,
+) -> None:
+    code, rows, output = check(capsys, "--strict", table=True)
+    assert code == 0, output
+    assert [r["status"] for r in rows.values()] == ["ok"] * 8, output
+    assert list(rows) == ["configuration", "database", "migrations", "catalog", "KIE API",
+                          "KIE credits", "Telegram", "callback URL"]
+    assert "@" in rows["Telegram"]["detail"]
+    assert "✓ callback URL" in output and "FAILED" not in output
+    assert_no_secret(output)
+    with psycopg.connect(database) as conn:
+        parked = conn.execute("SELECT count(*) FROM callback_inbox WHERE status = 'parked' "
+                              "AND token LIKE '0.%'").fetchone()
+    assert parked == (2,), "each probe (json + table run) is parked as an orphan"
+
+
+def _fresh_database(postgres: Postgres, request: pytest.FixtureRequest) -> str:
+    name = f"trt_empty_{os.getpid()}_{closed_port()}"
+    postgres.execute(f'CREATE DATABASE "{name}"')
+    request.addfinalizer(lambda: postgres.drop_database(name))
+    return postgres.conninfo(name)
+
+
+def _broken_catalog(tmp_path: Path) -> str:
+    data = json.loads((Path(preflight.__file__).parent / "catalog.json").read_text("utf-8"))
+    z_image = next(m for m in data["models"] if m["id"] == "z-image")
+    next(f for f in z_image["fields"] if f["name"] == "aspect_ratio")["default"] = "2:1"
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return str(path)
+
+
+BROKEN = {
+    # what breaks: (row that must fail, words its detail must contain)
+    "bad setting": ("configuration", "TRT_TELEGRAM_TOKEN"),
+    "database unreachable": ("database", "cannot be reached"),
+    "migrations pending": ("migrations", "pending"),
+    "catalog broken": ("catalog", "aspect_ratio"),
+    "KIE key wrong": ("KIE API", "rejected the API key"),
+    "KIE credits low": ("KIE credits", "below the threshold"),
+    "Telegram token wrong": ("Telegram", "rejected TRT_TELEGRAM_TOKEN"),
+    "callback URL unreachable": ("callback URL", "nothing answers"),
+    "callback URL not this gateway": ("callback URL", "answered HTTP 404"),
+    "HMAC key differs": ("callback URL", "TRT_KIE_HMAC_KEY differs"),
+}
+WARNINGS = {"migrations pending", "KIE credits low"}
+
+
+@pytest.mark.parametrize("broken", list(BROKEN))
+def test_strict_fails_on_each_broken_precondition(
+    broken: str, env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    postgres: Postgres, kie: KieEmulator, tmp_path: Path, request: pytest.FixtureRequest,
+) -> None:
+    match broken:
+        case "bad setting":
+            env.setenv("TRT_TELEGRAM_TOKEN", "not-a-token")
+        case "database unreachable":
+            env.setenv("DATABASE_URL",
+                       f"postgresql://trt:{DB_PASSWORD}@127.0.0.1:{closed_port()}/trt")
+        case "migrations pending":
+            env.setenv("DATABASE_URL", _fresh_database(postgres, request))
+        case "catalog broken":
+            env.setenv("TRT_CATALOG", _broken_catalog(tmp_path))
+        case "KIE key wrong":
+            env.setenv("TRT_KIE_API_KEY", "another-kie-key-000000")
+        case "KIE credits low":
+            kie.configure(credits=5)
+        case "Telegram token wrong":
+            env.setenv("TRT_TELEGRAM_TOKEN", "777002:another-telegram-token-xyz")
+        case "callback URL unreachable":
+            env.setenv("TRT_PUBLIC_CALLBACK_URL", f"http://127.0.0.1:{closed_port()}")
+        case "callback URL not this gateway":
+            env.setenv("TRT_PUBLIC_CALLBACK_URL", kie.url)
+        case "HMAC key differs":
+            env.setenv("TRT_KIE_HMAC_KEY", "a-different-hmac-key-111")
+    row, words = BROKEN[broken]
+    code, rows, output = check(capsys, "--strict", table=broken.startswith("KIE"))
+    assert code == 1, output
+    assert not rows[row]["ok"] and words in rows[row]["detail"], output
+    if broken != "bad setting":  # one broken precondition: every independent row still passes
+        unrelated = {n: r for n, r in rows.items() if n != row and r["status"] != "skipped"}
+        assert all(r["ok"] for r in unrelated.values()), output
+    if broken.startswith("KIE"):
+        assert f"{'!' if broken in WARNINGS else '✗'} {row}" in output
+    assert_no_secret(output)
+    lenient, _, _ = check(capsys)
+    assert lenient == (0 if broken in WARNINGS else 1), "only warnings pass without --strict"
+
+
+def test_database_down_skips_migrations_and_says_why(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    env.setenv("DATABASE_URL", f"postgresql://trt:{DB_PASSWORD}@127.0.0.1:{closed_port()}/trt")
+    _, rows, _ = check(capsys)
+    assert rows["migrations"]["status"] == "skipped"
+    assert "database unreachable" in rows["migrations"]["detail"]
+
+
+def test_catalog_check_requires_the_free_models(tmp_path: Path) -> None:
+    data = json.loads((Path(preflight.__file__).parent / "catalog.json").read_text("utf-8"))
+    data["models"] = [m for m in data["models"] if m["id"] != "qwen/image-edit"]
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert len(load_catalog(path)) == len(data["models"])  # a valid catalog otherwise
+    row = preflight.check_catalog(path)
+    assert not row.ok and "'qwen/image-edit' is missing" in row.detail
+
+
+def test_install_hook_writes_an_executable_pre_push_hook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    monkeypatch.chdir(outside)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    assert preflight.main(["--install-hook"]) == 1
+    assert "not inside a git repository" in capsys.readouterr().err
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    monkeypatch.chdir(repo)
+    assert preflight.main(["--install-hook"]) == 0
+    hook = repo / ".git" / "hooks" / "pre-push"
+    assert hook.stat().st_mode & stat.S_IXUSR
+    text = hook.read_text()
+    assert text.startswith("#!/bin/sh") and "check --strict" in text
+    assert preflight.main(["--install-hook"]) == 0, "re-installing our own hook is fine"
+    hook.write_text("#!/bin/sh\necho mine\n")
+    assert preflight.main(["--install-hook"]) == 1, "someone else's hook is left alone"
+    assert hook.read_text() == "#!/bin/sh\necho mine\n"
