@@ -1,4 +1,4 @@
-"""KIE callback bodies → normalised ``TaskReport``s, and callback authentication helpers.
+"""KIE callback bodies → normalised ``TaskReport``s.
 
 ``parse_callback`` never raises: a callback body is attacker-controlled input arriving at a
 public edge, and the callback app must always be able to record it and answer 2xx. Anything it
@@ -19,22 +19,21 @@ False for it, so nothing can deliver or settle on it.
 
 Contradictory bodies (market ``state: success`` with an error ``code``) give no report: the
 poll decides.
+
+The authentication helpers (``verify_signature``, ``tokens_equal``) live in
+:mod:`gateways.kie_auth` and are re-exported here for existing callers.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import json
 import math
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
+from gateways.kie_auth import tokens_equal, verify_signature
 from trt_actors.messages import TaskReport, TaskState
 
 __all__ = [
@@ -58,7 +57,6 @@ _MAX_URLS = 50
 _MAX_URL_LEN = 4096
 _MAX_TEXT = 500
 _FAMILIES = ("market", "veo", "suno", "runway")
-_TIMESTAMP = re.compile(r"\d{1,12}(\.\d{1,9})?")
 
 _MARKET_STATES = {
     "waiting": TaskState.PENDING,
@@ -367,46 +365,3 @@ def parse_callback(body: bytes, family_hint: str | None = None) -> ParsedCallbac
         return _parse(body, family_hint)
     except Exception as exc:  # the last line of defence: a bug here must not drop a callback
         return ParsedCallback(None, None, problem=f"parser error: {type(exc).__name__}")
-
-
-# --- authentication ----------------------------------------------------------------------------
-
-
-def verify_signature(
-    hmac_key: str, task_id: str, timestamp: str, signature: str, *, now: float,
-    tolerance: float = 300.0,
-) -> bool:
-    """Check KIE's optional webhook HMAC. Never raises.
-
-    ``signature`` must be ``base64(HMAC-SHA256(hmac_key, f"{task_id}.{timestamp}"))`` (the
-    ``X-Webhook-Signature`` header) and ``timestamp`` (``X-Webhook-Timestamp``, Unix seconds)
-    within ``tolerance`` seconds of ``now``, either side: a stale one may be a replay, a future
-    one a forgery prepared in advance.
-    """
-    try:
-        if not all(isinstance(v, str) for v in (hmac_key, task_id, timestamp, signature)):
-            return False
-        if not hmac_key or not task_id or not _TIMESTAMP.fullmatch(timestamp):
-            return False
-        sent_at = float(timestamp)
-        if not (math.isfinite(now) and abs(now - sent_at) <= tolerance):
-            return False
-        expected = hmac.new(hmac_key.encode(), f"{task_id}.{timestamp}".encode(),
-                            hashlib.sha256).digest()
-        try:
-            given = base64.b64decode(signature.strip().encode("ascii"), validate=True)
-        except (binascii.Error, ValueError):
-            return False
-        return hmac.compare_digest(expected, given)
-    except Exception:  # e.g. a task id with lone surrogates: not a valid signature either
-        return False
-
-
-def tokens_equal(a: object, b: object) -> bool:
-    """Constant-time equality of two secret tokens; empty or non-string tokens never match."""
-    if not (isinstance(a, str) and isinstance(b, str) and a and b):
-        return False
-    try:
-        return hmac.compare_digest(a.encode(), b.encode())
-    except UnicodeEncodeError:
-        return False

@@ -36,13 +36,8 @@ from tenacity import (
 )
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
-from gateways.kie_callbacks import (
-    http_urls,
-    market_state,
-    result_json_urls,
-    short_text,
-    suno_track_urls,
-)
+from gateways.kie_callbacks import short_text
+from gateways.kie_reports import body_code, task_report
 from gateways.rate_limit import RateLimiter
 from trt_actors.errors import (
     ConfigError,
@@ -51,7 +46,7 @@ from trt_actors.errors import (
     KieOutcomeUnknown,
     KieRetryable,
 )
-from trt_actors.messages import TaskReport, TaskState
+from trt_actors.messages import TaskReport
 
 __all__ = ["SUNO_PLACEHOLDER_CALLBACK", "KieClient"]
 
@@ -118,14 +113,6 @@ def _retry_after(value: str | None) -> float | None:
     if not math.isfinite(seconds):
         return None
     return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
-
-
-def _body_code(value: object) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 6:
-        return int(value)
-    return None
 
 
 class KieClient:
@@ -234,7 +221,7 @@ class KieClient:
         return task_id
 
     def get_task(self, family: str, task_id: str, *, rate_wait: float = 5.0) -> TaskReport:
-        """Ask KIE for a task's state (recordInfo / record-info), normalised."""
+        """Ask KIE for a task's state (recordInfo / record-info), normalised by ``kie_reports``."""
         path = _STATUS_PATHS.get(family)
         if path is None:
             raise KieFinal(f"unknown KIE family {family!r}")
@@ -245,11 +232,7 @@ class KieClient:
                           limiter=self._status_limiter, rate_wait=rate_wait)
         if not isinstance(data, Mapping):
             raise KieRetryable(f"status {family} task={task_id}: answer without data")
-        if family == "market":
-            return self._market_report(task_id, data)
-        if family == "veo":
-            return self._veo_report(task_id, data)
-        return self._suno_report(task_id, data)
+        return task_report(family, task_id, data)
 
     def credits(self, *, rate_wait: float = 5.0) -> int:
         """The account's remaining KIE credits."""
@@ -269,58 +252,6 @@ class KieClient:
             for name, lim in (("create", self._create_limiter),
                               ("status", self._status_limiter))
         }
-
-    # --- normalising status answers ------------------------------------------------------------
-
-    @staticmethod
-    def _unknown_state(family: str, task_id: str, value: object) -> TaskReport:
-        # Not final: the poller keeps asking and the janitor bounds the job's life.
-        log.warning("KIE status %s task=%s: unknown state %r; treated as running",
-                    family, task_id, short_text(value))
-        return TaskReport(task_id, TaskState.RUNNING)
-
-    def _market_report(self, task_id: str, data: Mapping[str, Any]) -> TaskReport:
-        state = market_state(data.get("state"))
-        if state is None:
-            return self._unknown_state("market", task_id, data.get("state"))
-        if state is TaskState.SUCCESS:
-            return TaskReport(task_id, state, result_json_urls(data.get("resultJson")))
-        if state is TaskState.FAILED:
-            return TaskReport(task_id, state, (), short_text(data.get("failCode")),
-                              short_text(data.get("failMsg")))
-        return TaskReport(task_id, state)
-
-    def _veo_report(self, task_id: str, data: Mapping[str, Any]) -> TaskReport:
-        flag = _body_code(data.get("successFlag"))  # an int, or a digit string
-        if flag == 0:
-            return TaskReport(task_id, TaskState.RUNNING)
-        if flag == 1:
-            response = data.get("response")
-            urls = http_urls(response.get("resultUrls")) if isinstance(response, Mapping) \
-                else ()
-            return TaskReport(task_id, TaskState.SUCCESS, urls)
-        if flag in (2, 3):
-            return TaskReport(task_id, TaskState.FAILED, (), short_text(data.get("errorCode")),
-                              short_text(data.get("errorMessage")))
-        return self._unknown_state("veo", task_id, data.get("successFlag"))
-
-    def _suno_report(self, task_id: str, data: Mapping[str, Any]) -> TaskReport:
-        raw = data.get("status")
-        status = raw.strip().upper() if isinstance(raw, str) else ""
-        if status == "PENDING":
-            return TaskReport(task_id, TaskState.PENDING)
-        if status in ("TEXT_SUCCESS", "FIRST_SUCCESS"):  # tracks still coming: not final
-            return TaskReport(task_id, TaskState.RUNNING)
-        if status == "SUCCESS":
-            response = data.get("response")
-            tracks = response.get("sunoData") if isinstance(response, Mapping) else None
-            return TaskReport(task_id, TaskState.SUCCESS, suno_track_urls(tracks))
-        # CREATE_TASK_FAILED, GENERATE_AUDIO_FAILED, CALLBACK_EXCEPTION, SENSITIVE_WORD_ERROR
-        if status.endswith(("FAILED", "ERROR", "EXCEPTION")):
-            return TaskReport(task_id, TaskState.FAILED, (),
-                              short_text(data.get("errorCode")) or status,
-                              short_text(data.get("errorMessage")))
-        return self._unknown_state("suno", task_id, raw)
 
     # --- one HTTP call with retries --------------------------------------------------------------
 
@@ -406,7 +337,7 @@ class KieClient:
             body = None
         code = msg = None
         if isinstance(body, Mapping):
-            code = _body_code(body.get("code"))
+            code = body_code(body.get("code"))
             msg = short_text(body.get("msg")) or short_text(body.get("message"))
         # The body's code wins (errors arrive inside HTTP 200), except a "200" body inside an
         # HTTP error status, which is not a success.

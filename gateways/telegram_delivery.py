@@ -5,8 +5,9 @@ something, and every ``interval`` seconds) and hands them to its own asyncio loo
 where python-telegram-bot's ``Bot`` sends them. Each chat has one worker coroutine that takes
 its rows strictly in outbox order; every send and edit waits for a slot from the
 :mod:`~gateways.rate_pacer` (bot-wide and per-chat limits, oldest row first), answers to
-callback / pre-checkout queries go out at once. Database work from the loop runs on a small
-thread pool, so the loop never blocks.
+callback / pre-checkout queries go out at once. Database work from the loop
+(:mod:`~gateways.delivery_outcomes`) runs on a small thread pool, so the loop never blocks; the
+Bot API calls are :mod:`~gateways.telegram_send`'s, on :mod:`~gateways.telegram_thread`'s loop.
 
 Durability: a row is ``sending`` while it is in memory. At start every ``sending`` row goes
 back to ``pending`` — only rows on the wire at a kill can reach a chat twice. A ``result``
@@ -38,13 +39,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pykka
-from psycopg.types.json import Jsonb
 from telegram.error import RetryAfter
 
+from gateways.delivery_outcomes import Outcomes
 from gateways.rate_pacer import Pacer, SendGate
 from gateways.telegram_send import (
     MB,
-    BotThread,
     Item,
     Redactor,
     TelegramSender,
@@ -53,12 +53,11 @@ from gateways.telegram_send import (
     redact_library_logs,
     retry_after_seconds,
 )
+from gateways.telegram_thread import BotThread
 from supervision import SupervisedActor
-from trt_actors import jobs
 from trt_actors.errors import DatabaseUnavailable, TelegramError
 from trt_actors.logs import log_context
-from trt_actors.outbox import JobMessages, language_of
-from trt_actors.states import Cause, Failure, JobState
+from trt_actors.outbox import JobMessages
 from trt_actors.store import Store
 
 log = logging.getLogger("trt.delivery")
@@ -107,78 +106,6 @@ class DeliveryStats:
                     "rate_per_s": round(recent / 10.0, 2), "too_many_requests": self.too_many,
                     "failures": self.failures, "retries": self.retries,
                     "last_error": self.last_error}
-
-
-class Outcomes:
-    """The database side of delivering one row (blocking; runs on the loop's thread pool)."""
-
-    def __init__(self, store: Store, notifier: JobMessages) -> None:
-        self.store, self.notifier = store, notifier
-
-    def prepare(self, item: Item) -> tuple[bool, int | None]:
-        """Before sending: ``(send?, message id a status_edit should edit)``."""
-        with self.store.transaction() as tx:
-            if item.kind == "status_edit":
-                row = tx.one("delivery_status_message", job_id=item.job_id,
-                             status_outbox_id=int(item.payload.get("status_outbox_id") or 0))
-                ids = row["message_ids"] if row else None
-                return True, int(ids[0]) if ids else None
-            if item.kind != "result" or item.job_id is None:
-                return True, None
-            job = jobs.load(tx, item.job_id)
-            if job is None:
-                tx.one("delivery_failed", id=item.id, error=f"job {item.job_id} not found")
-                return False, None
-            item.lang = language_of(tx, job.user_id)
-            if job.state is JobState.SUCCEEDED:
-                jobs.move(tx, job.id, JobState.DELIVERING, Cause.DELIVERY,
-                          detail="sending the result")
-            elif job.state is JobState.DELIVERED:
-                if item.message_ids:  # sent before a crash: record, never send twice
-                    tx.one("delivery_sent", id=item.id, message_ids=Jsonb(item.message_ids))
-                    return False, None
-            elif job.state is not JobState.DELIVERING:
-                tx.one("delivery_failed", id=item.id,
-                       error=f"job {job.id} is {job.state.value}; result not sent")
-                return False, None
-            return True, None
-
-    def sent(self, item: Item, message_ids: list[int]) -> None:
-        with self.store.transaction() as tx:
-            tx.one("delivery_sent", id=item.id, message_ids=Jsonb(message_ids))
-            if item.kind == "result" and item.job_id is not None:
-                job = jobs.move(tx, item.job_id, JobState.DELIVERED, Cause.DELIVERY,
-                                detail=f"{len(message_ids)} message(s) sent")
-                if job is not None:
-                    self.notifier.delivered(tx, job)
-
-    def retry(self, item: Item, error: str, delay: float) -> int:
-        row = self.store.one("delivery_retry", id=item.id, error=error, delay=delay)
-        return int(row["attempts"]) if row else item.attempts + 1
-
-    def failed(self, item: Item, error: str) -> list[int]:
-        """Fail the row (a result's job ends undeliverable); the ids failed."""
-        with self.store.transaction() as tx:
-            row = tx.one("delivery_failed", id=item.id, error=error)
-            self._end_jobs(tx, [row] if row else [], error)
-        return [item.id]
-
-    def chat_gone(self, item: Item, error: str) -> list[int]:
-        """Fail every queued message of the chat; the ids failed."""
-        if not item.counted:
-            return self.failed(item, error)
-        with self.store.transaction() as tx:
-            rows = tx.all("delivery_fail_chat", chat_id=item.chat_id, error=error)
-            self._end_jobs(tx, rows, error)
-        return [row["id"] for row in rows]
-
-    def _end_jobs(self, tx: Any, rows: list[dict[str, Any]], error: str) -> None:
-        for row in rows:
-            if row["kind"] == "result" and row["job_id"] is not None:
-                job = jobs.move(tx, row["job_id"], JobState.FAILED, Cause.DELIVERY,
-                                detail=error[:500], failure=Failure.UNDELIVERABLE)
-                if job is not None:
-                    self.notifier.failed(tx, job, Failure.UNDELIVERABLE, error[:500])
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,8 @@ base_file_url=f"{emu.url}/file/bot")`` at it (i.e. ``TRT_TELEGRAM_API_URL = emu.
     emu.wait_for_messages(42, 1)                         # what the bot sent to chat 42
     emu.stop()
 
-CLI: ``python -m sandbox.telegram_emulator --port 8091 --token T [--token T2] [--seed 0]
-[--no-flood-limits]``.
+CLI (:mod:`sandbox.telegram_cli`): ``python -m sandbox.telegram_emulator --port 8091 --token T
+[--token T2] [--seed 0] [--no-flood-limits]`` (``python -m sandbox.telegram_cli`` is the same).
 
 Bot API (``/bot<token>/<method>``, GET or POST; query, form, multipart or JSON parameters;
 method names case-insensitive). Unknown token -> 401 ``Unauthorized``; unknown method -> 404
@@ -101,11 +101,9 @@ fraction | count, chat_id?, token?, description?}; seeded by ``seed``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import concurrent.futures
 import contextlib
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -386,28 +384,8 @@ class TelegramEmulator:
         self._on_loop(lambda: self.core.config.update(values))
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Emulated Telegram Bot API server")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8091)
-    parser.add_argument("--token", action="append", required=True, help="bot token (repeatable)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-flood-limits", action="store_true")
-    parser.add_argument("--balance-url", help="credits for the chat page, with {user_id}")
-    parser.add_argument("--log-level", default="INFO")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper())
-    emulator = TelegramEmulator(
-        args.token, host=args.host, port=args.port, seed=args.seed,
-        flood_limits=not args.no_flood_limits, balance_url=args.balance_url,
-    ).start()
-    print(f"telegram emulator listening on {emulator.url}; chat page {emulator.chat_url()}",
-          flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        emulator.stop()
-
-
 if __name__ == "__main__":
+    # ``python -m sandbox.telegram_emulator`` still starts the server; the CLI is its own module.
+    from sandbox.telegram_cli import main
+
     main()

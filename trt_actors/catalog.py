@@ -4,7 +4,8 @@
 wrong (types, unknown keys, a default outside its own field, an example its own model rejects,
 a paid model without a price ...) stops the load with one ``CatalogError`` line naming the model
 and field, so an operator's typo fails at start-up, not in front of a user. User input is
-checked against these specs by :mod:`trt_actors.validation`.
+checked against these specs by :mod:`trt_actors.validation`; the load-time checks that need
+the validator, and the one-line report of any problem, are in :mod:`trt_actors.catalog_checks`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ from pydantic import (
     model_validator,
 )
 
+from trt_actors.catalog_checks import (
+    CatalogProblem,
+    default_problem,
+    example_problem,
+    one_line,
+    price_rule_problem,
+)
 from trt_actors.errors import CatalogError
 
 __all__ = [
@@ -96,14 +104,6 @@ class ResultKind(StrEnum):
     AUDIO = "audio"
 
 
-class _Problem(ValueError):
-    """A consistency problem found by a validator; pydantic wraps it, the loader unwraps it."""
-
-    def __init__(self, message: str, *, field: str | None = None, key: str | None = None):
-        super().__init__(message)
-        self.field, self.key = field, key
-
-
 _NUMERIC = (FieldType.INTEGER, FieldType.NUMBER)
 _APPLIES_TO = {  # which limits make sense for which field types
     "enum": (FieldType.ENUM,), "min": _NUMERIC, "max": _NUMERIC,
@@ -143,39 +143,36 @@ class FieldSpec(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> FieldSpec:
         if is_system_field(self.name):
-            raise _Problem("is a system field the bot sets itself; it cannot be user input")
+            raise CatalogProblem("is a system field the bot sets itself; it cannot be user input")
         t = self.type
         for key, types in _APPLIES_TO.items():
             if t not in types and getattr(self, key) is not None:
-                raise _Problem(f"{key} does not apply to a field of type {t}")
+                raise CatalogProblem(f"{key} does not apply to a field of type {t}")
         if t is FieldType.ENUM:
             values = self.enum or ()
             if not values or any(not v.strip() for v in values):
-                raise _Problem("an enum field needs a non-empty list of non-empty string values")
+                raise CatalogProblem(
+                    "an enum field needs a non-empty list of non-empty string values")
             folded = [v.casefold() for v in values]
             if len(set(folded)) != len(folded):
-                raise _Problem("enum values must be unique (case-insensitively)")
+                raise CatalogProblem("enum values must be unique (case-insensitively)")
         if t is FieldType.INTEGER:
             for key in ("min", "max"):
                 bound = getattr(self, key)
                 if bound is not None and not float(bound).is_integer():
-                    raise _Problem(f"{key} of an integer field must be a whole number")
+                    raise CatalogProblem(f"{key} of an integer field must be a whole number")
         for low, high in (("min", "max"), ("min_length", "max_length"),
                           ("min_items", "max_items")):
             lo, hi = getattr(self, low), getattr(self, high)
             if lo is not None and hi is not None and lo > hi:
-                raise _Problem(f"{low} {lo} is greater than {high} {hi}")
+                raise CatalogProblem(f"{low} {lo} is greater than {high} {hi}")
         if self.max_items == 0 or self.max_length == 0:
-            raise _Problem("a maximum of 0 leaves nothing to send")
+            raise CatalogProblem("a maximum of 0 leaves nothing to send")
         if self.has_default:
-            # validation imports this module, so it is imported late
-            from trt_actors.validation import default_problem
-
             problem = default_problem(self)
             if problem:
-                raise _Problem(problem)
+                raise CatalogProblem(problem)
         return self
-
 
 
 class PriceRule(BaseModel):
@@ -234,29 +231,27 @@ class ModelSpec(BaseModel):
         names = [f.name for f in self.fields]
         for name in names:
             if names.count(name) > 1:
-                raise _Problem("appears more than once", field=name)
+                raise CatalogProblem("appears more than once", field=name)
         if self.free:
             if self.price != 0:
-                raise _Problem("a free model must have price 0", key="price")
+                raise CatalogProblem("a free model must have price 0", key="price")
             if self.price_by:
-                raise _Problem("a free model cannot have price rules", key="price_by")
+                raise CatalogProblem("a free model cannot have price rules", key="price_by")
         elif not self.price:
-            raise _Problem("a paid model needs a price of at least 1 credit", key="price")
-        from trt_actors.validation import example_problem, price_rule_problem
-
+            raise CatalogProblem("a paid model needs a price of at least 1 credit", key="price")
         for index, rule in enumerate(self.price_by):
             found = price_rule_problem(self, rule)
             if found:
                 key = f"price_by[{index}]"
-                raise _Problem(f"{key}: {found[1]}", field=found[0], key=key)
+                raise CatalogProblem(f"{key}: {found[1]}", field=found[0], key=key)
         if self.max_seconds < self.expected_seconds:
-            raise _Problem(
+            raise CatalogProblem(
                 f"max_seconds {self.max_seconds} is less than expected_seconds "
                 f"{self.expected_seconds}", key="max_seconds",
             )
         found = example_problem(self)
         if found:
-            raise _Problem(f"example: {found[1]}", field=found[0], key="example")
+            raise CatalogProblem(f"example: {found[1]}", field=found[0], key="example")
         return self
 
     def field(self, name: str) -> FieldSpec:
@@ -303,7 +298,7 @@ class Catalog(BaseModel):
     def _keys_are_ids(self) -> Catalog:
         for key, spec in self.models.items():
             if key != spec.id:
-                raise _Problem(f"listed under the key {key!r}", key="id")
+                raise CatalogProblem(f"listed under the key {key!r}", key="id")
         return self
 
     def get(self, model_id: str) -> ModelSpec:
@@ -379,41 +374,8 @@ def parse_catalog(data: Any) -> Catalog:
         try:
             spec = ModelSpec.model_validate(raw)
         except ValidationError as exc:
-            raise CatalogError(_one_line(label, raw, exc)) from None
+            raise CatalogError(one_line(label, raw, exc)) from None
         models[spec.id] = spec
     if not models:
         raise CatalogError("catalog: no models")
     return Catalog(models=models)
-
-
-_UNION_TAGS = {"int", "float", "str", "bool", "dict", "list", "tuple"}
-
-
-def _one_line(label: str, raw: dict[str, Any], exc: ValidationError) -> str:
-    """``catalog: model 'x' field 'y' key: message`` from pydantic's first error."""
-    error = exc.errors()[0]
-    loc = list(error["loc"])
-    problem = (error.get("ctx") or {}).get("error")
-    field: str | None = None
-    if loc[:1] == ["fields"] and len(loc) > 1 and isinstance(loc[1], int):
-        entries = raw.get("fields")
-        entry = entries[loc[1]] if isinstance(entries, list) else None
-        name = entry.get("name") if isinstance(entry, dict) else None
-        field = name if isinstance(name, str) else f"#{loc[1] + 1}"
-        loc = loc[2:]
-    keys = [str(p) for p in loc if isinstance(p, int) or (p not in _UNION_TAGS and "[" not in p)]
-    if isinstance(problem, _Problem):
-        message = str(problem)
-        field = problem.field or field
-        keys = [] if problem.key is None or message.startswith(problem.key) else [problem.key]
-    else:
-        message = error["msg"].removeprefix("Value error, ")
-        value = error.get("input")
-        if isinstance(value, str | int | float | bool) or value is None:
-            message += f" (got {value!r:.60})"
-    where = f"catalog: model {label}"
-    if field:
-        where += f" field {field!r}"
-    if keys:
-        where += " " + ".".join(keys)
-    return f"{where}: {message}".replace("\n", " ")

@@ -24,7 +24,6 @@ from trt_actors.catalog import (
     FieldType,
     Localized,
     ModelSpec,
-    PriceRule,
     is_system_field,
 )
 from trt_actors.errors import TrtError
@@ -372,44 +371,3 @@ def validate_input(model: ModelSpec, values: Mapping[str, Any]) -> dict[str, Any
     if errors:
         raise InputRejected(errors, model.id)
     return result
-
-
-# --- the catalog's own consistency (called by catalog.py's validators at load) ---------------
-
-
-def default_problem(field: FieldSpec) -> str | None:
-    """Why a field's default fails its own field, or None."""
-    try:
-        check_value(field, field.default)
-    except FieldRejected as rejected:
-        if field.type is FieldType.ENUM and isinstance(field.default, str):
-            return f"default {field.default!r} is not one of {', '.join(field.enum or ())}"
-        return f"default {field.default!r} is invalid: {rejected.message.en}"
-    return None
-
-
-def price_rule_problem(model: ModelSpec, rule: PriceRule) -> tuple[str, str] | None:
-    """(field, why) if a price rule names a missing field, a non-enum/boolean field, or a
-    value the field cannot take; else None."""
-    fields = {f.name: f for f in model.fields}
-    for name, value in rule.when.items():
-        field = fields.get(name)
-        if field is None:
-            return name, "refers to a field the model does not have"
-        if field.type not in (FieldType.ENUM, FieldType.BOOLEAN):
-            return name, "only enum and boolean fields can set a price"
-        try:
-            check_value(field, value)
-        except FieldRejected as rejected:
-            return name, f"{value!r} is not a value of this field ({rejected.message.en})"
-    return None
-
-
-def example_problem(model: ModelSpec) -> tuple[str, str] | None:
-    """(field, why) for the first reason the model's own example fails validation, or None."""
-    try:
-        validate_input(model, model.example)
-    except InputRejected as rejected:
-        first = rejected.errors[0]
-        return first.field, first.message.en
-    return None

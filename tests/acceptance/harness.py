@@ -7,8 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,7 @@ import requests
 
 from sandbox.kie_emulator import KieEmulator
 from sandbox.telegram_emulator import TelegramEmulator
+from tests.waiting import wait_until  # (the acceptance tests import it from here too)
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "424242:acceptance-telegram-token-xyz"
@@ -26,17 +25,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 class NodeProcess:
@@ -99,6 +87,14 @@ class NodeProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def finish(self) -> tuple[int, str]:
+        """Stop the node; return its exit status and its log, which must hold no secret."""
+        code = self.stop()
+        log = self.log()
+        for secret in (TOKEN, KIE_KEY):
+            assert secret not in log, "a secret reached the node's log"
+        return code, log
 
 
 def bot_messages(telegram: TelegramEmulator, chat_id: int) -> list[dict[str, Any]]:

@@ -2,57 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
-import psycopg
 import pytest
-from psycopg.rows import dict_row
 
 from sandbox.kie_emulator import KieEmulator
 from sandbox.telegram_emulator import TelegramEmulator
-from tests.acceptance.harness import (
-    KIE_KEY,
-    TOKEN,
-    NodeProcess,
-    last_with_buttons,
-    media_messages,
-    wait_until,
-)
+from tests.acceptance.flows import query
+from tests.acceptance.harness import NodeProcess, last_with_buttons, media_messages, wait_until
 
 pytestmark = pytest.mark.acceptance
-
-
-@pytest.fixture
-def kie() -> Iterator[KieEmulator]:
-    with KieEmulator(KIE_KEY, duration_s=0.5) as emu:
-        yield emu
-
-
-@pytest.fixture
-def telegram() -> Iterator[TelegramEmulator]:
-    with TelegramEmulator(TOKEN, flood_limits=True) as emu:
-        yield emu
-
-
-@pytest.fixture
-def node(database: str, kie: KieEmulator, telegram: TelegramEmulator,
-         tmp_path: Path) -> Iterator[NodeProcess]:
-    proc = NodeProcess(database, kie, telegram, tmp_path / "node.log")
-    try:
-        yield proc
-    finally:
-        code = proc.stop()
-        log = proc.log()
-        for secret in (TOKEN, KIE_KEY):
-            assert secret not in log, "a secret reached the node's log"
-        assert code in (0, -9, None) or proc.proc is None or code == 0, log[-2000:]
-
-
-def query(database: str, sql: str) -> list[dict[str, Any]]:
-    with psycopg.connect(database, row_factory=dict_row) as conn:
-        return conn.execute(sql.encode()).fetchall()
 
 
 def confirm_gen(telegram: TelegramEmulator, user: int, command: str, taps: int = 1) -> None:

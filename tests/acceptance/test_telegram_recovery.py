@@ -7,16 +7,14 @@ delivered releases its credit hold.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from functools import partial
-from pathlib import Path
 
 import pytest
 
 from sandbox.kie_emulator import KieEmulator
 from sandbox.telegram_emulator import TelegramEmulator
 from tests.acceptance.flows import Person, all_ended, balance, jobs_of, query
-from tests.acceptance.harness import KIE_KEY, TOKEN, NodeProcess, wait_until
+from tests.acceptance.harness import NodeProcess, wait_until
 
 pytestmark = pytest.mark.acceptance
 
@@ -26,30 +24,6 @@ NANO_PRICE = 2  # google/nano-banana in the catalog
 
 def all_done(person: Person, jobs: int) -> bool:
     return len(person.texts(": done")) == jobs
-
-
-@pytest.fixture
-def kie() -> Iterator[KieEmulator]:
-    with KieEmulator(KIE_KEY, duration_s=0.5) as emu:
-        yield emu
-
-
-@pytest.fixture
-def telegram() -> Iterator[TelegramEmulator]:
-    with TelegramEmulator(TOKEN, flood_limits=True) as emu:
-        yield emu
-
-
-@pytest.fixture
-def node(database: str, kie: KieEmulator, telegram: TelegramEmulator,
-         tmp_path: Path) -> Iterator[NodeProcess]:
-    proc = NodeProcess(database, kie, telegram, tmp_path / "node.log")
-    try:
-        yield proc
-    finally:
-        proc.stop()
-        log = proc.log()
-        assert TOKEN not in log and KIE_KEY not in log, "a secret reached the node's log"
 
 
 def test_kill9_during_the_wizard_resumes_the_same_conversation(

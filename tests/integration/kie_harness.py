@@ -15,14 +15,15 @@ import contextlib
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from functools import partial
+from typing import Any, cast
 
 import pykka
+import pytest
 import requests
 
 from gateways.callback_app import CallbackGateway
@@ -30,6 +31,7 @@ from gateways.kie_callbacks import parse_callback
 from gateways.kie_client import KieClient
 from gateways.kie_poller import StatusPoller
 from sandbox.kie_emulator import KieEmulator
+from tests import waiting
 from trt_actors import jobs, ledger
 from trt_actors.alerts import Alerts
 from trt_actors.catalog import load_catalog
@@ -49,22 +51,9 @@ CATALOG = load_catalog()
 PAID_MODEL = "google/nano-banana"
 """A market model with a price, so a hold is visible in the ledger."""
 
-T = TypeVar("T")
-_pause = threading.Event()  # never set: ``wait`` is the pause between two checks of a poll
-
-
-def wait_until(predicate: Callable[[], T | None], timeout: float = 10.0, what: str = "condition",
-               poll: float = 0.01) -> T:
-    """Check ``predicate`` until it returns something truthy (returned), or fail at the
-    deadline. The predicate decides; the pause between checks only spares the CPU."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{what}: not reached within {timeout:.1f} s")
-        _pause.wait(poll)
+# The pipelines here move in milliseconds: look every 10 ms, or a short-lived state (a job
+# SUBMITTED until its callback lands) can come and go between two looks.
+wait_until = partial(waiting.wait_until, poll=0.01)
 
 
 def sign(key: str, task_id: str, timestamp: int | None = None) -> dict[str, str]:
@@ -129,6 +118,29 @@ class Pipelines:
     def __exit__(self, *exc: object) -> None:
         for harness in self.built:
             harness.close()
+
+
+def kie_fixtures(**emulator: Any) -> tuple[Any, Any]:
+    """A test module's ``emu`` and ``pipeline`` fixtures, fresh for each test::
+
+        emu, pipeline = kie_fixtures(seed=13, duration_s=0.05)
+
+    ``emu`` is a KIE emulator for ``API_KEY`` made with ``emulator`` (seed, task duration,
+    webhook key ...); ``pipeline`` builds harnesses (:class:`KieHarness`) on the test's store
+    and that emulator, and closes them all after the test.
+    """
+
+    @pytest.fixture
+    def emu() -> Iterator[KieEmulator]:
+        with KieEmulator(API_KEY, **emulator) as e:
+            yield e
+
+    @pytest.fixture
+    def pipeline(store: Store, emu: KieEmulator) -> Iterator[Pipelines]:
+        with Pipelines(store, emu) as pipelines:
+            yield pipelines
+
+    return emu, pipeline
 
 
 class KieHarness:

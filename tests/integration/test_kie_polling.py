@@ -7,26 +7,15 @@ own sliding-window limit (10 status queries per second, 429 beyond) is the judge
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
 
 import pytest
 
 from sandbox.kie_emulator import KieEmulator
-from tests.integration.kie_harness import API_KEY, Pipelines, wait_until
+from tests.integration.kie_harness import Pipelines, kie_fixtures, wait_until
 from trt_actors.states import JobState
 from trt_actors.store import Store
 
-
-@pytest.fixture
-def emu() -> Iterator[KieEmulator]:
-    with KieEmulator(API_KEY, seed=13, duration_s=0.05) as e:
-        yield e
-
-
-@pytest.fixture
-def pipeline(store: Store, emu: KieEmulator) -> Iterator[Pipelines]:
-    with Pipelines(store, emu) as pipelines:
-        yield pipelines
+emu, pipeline = kie_fixtures(seed=13, duration_s=0.05)
 
 
 def test_a_job_completes_by_polling_alone_with_callbacks_disabled(

@@ -4,30 +4,16 @@ blindly repeated when it may have (a read timeout), and reconciled by the task's
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from sandbox.kie_emulator import KieEmulator
-from tests.integration.kie_harness import API_KEY, Pipelines, wait_until
+from tests.integration.kie_harness import Pipelines, kie_fixtures, wait_until
 from trt_actors.janitor import JanitorPolicy
 from trt_actors.states import JobState
-from trt_actors.store import Store
 
 SUCCEEDED = JobState.SUCCEEDED
 FAST_JANITOR = JanitorPolicy(interval=0.1, lease=5.0)
 
 
-@pytest.fixture
-def emu() -> Iterator[KieEmulator]:
-    with KieEmulator(API_KEY, seed=11, duration_s=0.2) as e:
-        yield e
-
-
-@pytest.fixture
-def pipeline(store: Store, emu: KieEmulator) -> Iterator[Pipelines]:
-    with Pipelines(store, emu) as pipelines:
-        yield pipelines
+emu, pipeline = kie_fixtures(seed=11, duration_s=0.2)
 
 
 def test_429_and_500_on_create_are_retried_and_make_exactly_one_task(

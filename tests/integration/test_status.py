@@ -6,9 +6,8 @@ state (``status_state.seed``); every number the operator reads must be that stat
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from gateways.status_facts import live_actor
 from sandbox.kie_emulator import KieEmulator
 from sandbox.telegram_emulator import TelegramEmulator
 from tests.integration import status_state
+from tests.waiting import wait_until
 from trt_actors.catalog import load_catalog
 from trt_actors.embedded_pg import EmbeddedPostgres
 from trt_actors.migrations import migrate
@@ -36,18 +36,6 @@ KIE_KEY = "status-test-kie-key-123456"
 PERMANENT = {"delivery", "callbacks", "poller", "janitor", "intake", "status"}
 
 Emulators = tuple[KieEmulator, TelegramEmulator]
-_pause = threading.Event()  # never set: the pause between two looks at a polled condition
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        _pause.wait(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +75,7 @@ def test_status_and_metrics_are_true_to_the_database(
     node = start_node(database, emulators)
     try:
         base = status_url(node)
-        assert wait_for(lambda: get(f"{base}/readyz").status_code == 200, 10, "/readyz 200")
+        assert wait_until(lambda: get(f"{base}/readyz").status_code == 200, 10, "/readyz 200")
         assert get(f"{base}/healthz").json() == {"ok": True}
 
         status = get(f"{base}/status").json()
@@ -157,7 +145,7 @@ def test_a_child_failure_and_an_alert_show_on_status_metrics_and_dashboard(
             child = next(c for c in facts["supervision"]["children"] if c["id"] == "intake")
             return facts if child["restarts"] == 1 and child["state"] == "running" else None
 
-        facts = wait_for(restarted, 10, "the intake restarted by its supervisor")
+        facts = wait_until(restarted, 10, "the intake restarted by its supervisor")
         intake_row = next(c for c in facts["supervision"]["children"] if c["id"] == "intake")
         assert intake_row["last_failure"]["reason"] == "RuntimeError: telegram intake loop died"
         assert intake_row["budget_left"] == facts["supervision"]["intensity"] - 1
@@ -192,7 +180,7 @@ def test_a_status_token_guards_every_route_but_healthz(
             assert secret not in refused.text
             assert get(f"{base}{path}", Authorization="Bearer wrong").status_code == 401, path
         bearer = {"Authorization": f"Bearer {secret}"}
-        assert wait_for(lambda: get(f"{base}/readyz", **bearer).status_code == 200, 10, "ready")
+        assert wait_until(lambda: get(f"{base}/readyz", **bearer).status_code == 200, 10, "ready")
         assert get(f"{base}/status", **bearer).json()["database"] == "up"
         assert "trt_jobs" in get(f"{base}/metrics", **bearer).text
         assert "<title>TRT node status</title>" in get(f"{base}/", **bearer).text
@@ -221,7 +209,7 @@ def test_readyz_flips_while_postgresql_is_down_and_status_still_answers(
         migrate(conninfo)
         node = start_node(conninfo, emulators)
         base = status_url(node)
-        assert wait_for(lambda: get(f"{base}/readyz").status_code == 200, 10, "/readyz 200")
+        assert wait_until(lambda: get(f"{base}/readyz").status_code == 200, 10, "/readyz 200")
 
         pg.stop()
         answers: list[requests.Response] = []
@@ -230,7 +218,7 @@ def test_readyz_flips_while_postgresql_is_down_and_status_still_answers(
             answers.append(get(f"{base}/readyz"))
             return answers[-1].status_code == 503
 
-        wait_for(not_ready, 10, "/readyz 503 with the database stopped")
+        wait_until(not_ready, 10, "/readyz 503 with the database stopped")
         assert answers[-1].json()["checks"]["database"] is False
         started = time.monotonic()
         status = get(f"{base}/status")
@@ -245,7 +233,7 @@ def test_readyz_flips_while_postgresql_is_down_and_status_still_answers(
         assert "database down" in get(f"{base}/").text
 
         pg.restart()
-        assert wait_for(lambda: get(f"{base}/readyz").status_code == 200, 30,
+        assert wait_until(lambda: get(f"{base}/readyz").status_code == 200, 30,
                         "/readyz 200 after PostgreSQL came back")
         assert get(f"{base}/status").json()["database"] == "up"
     finally:

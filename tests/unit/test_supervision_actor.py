@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pykka
 import pytest
 
@@ -12,19 +10,13 @@ from tests.unit.test_supervision_support import (
     WAIT,
     Recorder,
     Worker,
+    _stop_all_actors,  # noqa: F401 - the autouse teardown
     child_view,
     make,
     ref_of,
-    stop_everything,
     wait_running,
     worker,
 )
-
-
-@pytest.fixture(autouse=True)
-def _stop_all_actors() -> Iterator[None]:
-    yield
-    stop_everything()
 
 
 class Bystander(pykka.ThreadingActor):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
@@ -23,20 +22,14 @@ from tests.unit.test_supervision_support import (
     GiveUps,
     Recorder,
     Timers,
+    _stop_all_actors,  # noqa: F401 - the autouse teardown
     child_view,
     make,
     ref_of,
-    stop_everything,
     wait_child,
     wait_running,
     worker,
 )
-
-
-@pytest.fixture(autouse=True)
-def _stop_all_actors() -> Iterator[None]:
-    yield
-    stop_everything()
 
 
 def test_backoff_doubles_up_to_the_cap() -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from supervision import (
@@ -18,20 +16,14 @@ from supervision import (
 from tests.unit.test_supervision_support import (
     WAIT,
     Recorder,
+    _stop_all_actors,  # noqa: F401 - the autouse teardown
     child_view,
     make,
     ref_of,
-    stop_everything,
     wait_child,
     wait_running,
     worker,
 )
-
-
-@pytest.fixture(autouse=True)
-def _stop_all_actors() -> Iterator[None]:
-    yield
-    stop_everything()
 
 
 def abc(rec: Recorder, c_restart: Restart = Restart.PERMANENT) -> list[ChildSpec]:

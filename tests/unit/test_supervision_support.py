@@ -7,10 +7,11 @@ and finds nothing to run.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pykka
+import pytest
 
 from supervision import (
     Backoff,
@@ -186,8 +187,12 @@ def child_view(snapshot: dict[str, Any], child_id: str) -> dict[str, Any]:
     return next(c for c in snapshot["children"] if c["id"] == child_id)
 
 
-def stop_everything() -> None:
-    """Teardown: stop the supervisors made by this test, then every actor left."""
+@pytest.fixture(autouse=True)
+def _stop_all_actors() -> Iterator[None]:
+    """Teardown of every supervision test: the supervisors the test made stop first, then
+    every actor left. It bears the name of ``tests/conftest.py``'s teardown, so a test module
+    that imports it runs this one instead."""
+    yield
     while _made:
         _made.pop().stop(timeout=WAIT)
     pykka.ActorRegistry.stop_all()
