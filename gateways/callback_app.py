@@ -51,6 +51,14 @@ MAX_BODY = 1 << 20
 _DRAIN_LIMIT = 16 * MAX_BODY
 
 
+def _text(value: str) -> str:
+    """Text safe for a PostgreSQL text/jsonb column and a log line: a forged token may hold a
+    NUL or a lone surrogate, which PostgreSQL refuses (that must be a 403, not a 503)."""
+    if value.isascii() and value.isprintable():
+        return value[:300]
+    return ascii(value)[1:-1][:300]
+
+
 @dataclass
 class CallbackStats:
     received: int = 0
@@ -106,11 +114,12 @@ class CallbackContext:
     def store_callback(self, token: str | None, body: bytes, headers: dict[str, str],
                        parsed: ParsedCallback) -> tuple[_Verdict, dict[str, Any] | None]:
         verdict = self.authenticate(token, parsed, headers)
-        kept = {k: v for k, v in headers.items()
+        kept = {k: _text(v) for k, v in headers.items()
                 if k.lower() in ("content-type", "user-agent", "x-webhook-timestamp")}
+        stored_token = _text(token) if token is not None else None
         row = self.store.one(
-            "inbox_insert", token=token, task_id=parsed.task_id,
-            dedup_key=hashlib.sha256((token or "").encode() + b"\0" + body).hexdigest(),
+            "inbox_insert", token=stored_token, task_id=parsed.task_id,
+            dedup_key=hashlib.sha256((stored_token or "").encode() + b"\0" + body).hexdigest(),
             body=body, headers=json.dumps(kept), status=verdict.status, job_id=verdict.job_id,
             reason=verdict.reason,
         )

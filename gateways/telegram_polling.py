@@ -30,7 +30,7 @@ from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, Tim
 
 from supervision import SupervisedActor
 from trt_actors.chat_actor import UpdateReceived
-from trt_actors.errors import DatabaseUnavailable
+from trt_actors.errors import DatabaseUnavailable, StoreError
 from trt_actors.router import Router
 from trt_actors.store import Store
 
@@ -50,6 +50,24 @@ def make_bot(token: str, api_url: str, *, read_timeout: float = 10.0) -> telegra
                            connect_timeout=5.0)
     return telegram.Bot(token, base_url=f"{api_url}/bot", base_file_url=f"{api_url}/file/bot",
                         request=request, get_updates_request=polling)
+
+
+def clean_json(value: Any) -> Any:
+    """The update as PostgreSQL's jsonb accepts it: no NUL characters, no lone surrogates
+    (both are legal in Telegram's JSON and refused by jsonb); each becomes U+FFFD."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "\ufffd")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return value
+    if isinstance(value, dict):
+        return {clean_json(k): clean_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_json(v) for v in value]
+    return value
 
 
 def chat_of(update: dict[str, Any]) -> int | None:
@@ -147,9 +165,13 @@ class TelegramIntake(SupervisedActor):
             self.state = "polling"
             while not self._halt.is_set():
                 try:
-                    updates = await bot.get_updates(
-                        offset=self.offset, timeout=self.poll_timeout,
-                        allowed_updates=ALLOWED_UPDATES, read_timeout=self.poll_timeout + 10)
+                    # Raw JSON, not PTB objects: one update PTB cannot parse (a newer Bot
+                    # API field, say) must not make the whole batch unreadable forever.
+                    updates = await bot.do_api_request(
+                        "getUpdates",
+                        api_kwargs={"offset": self.offset, "timeout": self.poll_timeout,
+                                    "allowed_updates": ALLOWED_UPDATES},
+                        read_timeout=self.poll_timeout + 10)
                     self.last_poll_at = time.time()
                     backoff = 1.0
                 except RetryAfter as exc:
@@ -174,8 +196,10 @@ class TelegramIntake(SupervisedActor):
                     await self._sleep(backoff * random.uniform(0.8, 1.2))
                     backoff = min(30.0, backoff * 2)
                     continue
-                if updates:
-                    await self._store_and_dispatch([u.to_dict() for u in updates])
+                if isinstance(updates, list) and updates:
+                    await self._store_and_dispatch(
+                        [clean_json(u) for u in updates if isinstance(u, dict)
+                         and isinstance(u.get("update_id"), int)])
 
     async def _sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -206,8 +230,31 @@ class TelegramIntake(SupervisedActor):
     def _store(self, updates: list[dict[str, Any]], next_offset: int) -> list[dict[str, Any]]:
         batch = [{"update_id": u["update_id"], "chat_id": chat_of(u), "payload": u}
                  for u in updates]
+        try:
+            with self.store.transaction() as tx:
+                rows = tx.all("updates_store", updates=json.dumps(batch))
+                tx.run("state_set", key=OFFSET_KEY, value=json.dumps(next_offset))
+            return rows
+        except DatabaseUnavailable:
+            raise
+        except StoreError as exc:
+            # One update the database refuses must not block the others: store them one by
+            # one, keeping a bare record of any that still fails (handled, so never replayed).
+            log.warning("update batch refused (%s); storing one by one", exc)
+        rows = []
         with self.store.transaction() as tx:
-            rows = tx.all("updates_store", updates=json.dumps(batch))
+            for item in batch:
+                try:
+                    with tx.savepoint():
+                        rows.extend(tx.all("updates_store", updates=json.dumps([item])))
+                except DatabaseUnavailable:
+                    raise
+                except StoreError as exc:
+                    log.warning("update %s refused by the database: %s", item["update_id"], exc)
+                    bare = {"update_id": item["update_id"], "chat_id": None,
+                            "payload": {"update_id": item["update_id"], "refused": True}}
+                    tx.all("updates_store", updates=json.dumps([bare]))
+                    tx.run("update_handled", update_id=item["update_id"])
             tx.run("state_set", key=OFFSET_KEY, value=json.dumps(next_offset))
         return rows
 

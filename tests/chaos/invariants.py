@@ -1,0 +1,206 @@
+"""The promise, checked after a chaos run from the database and from what the emulators saw.
+
+``check(outcome)`` returns a ``Report``: the counts worth printing and every violated
+invariant in words (the test asserts there is none). Invariants:
+
+1. every confirmed job exists once and ended (delivered, or failed with its hold released)
+   within its model's maximum duration plus a margin;
+2. each delivered job's results reached its chat exactly once — the only allowed repeats are
+   sends in flight at a kill, counted in ``repeats`` — and no failed job's result did;
+3. the ledger balances: one hold per job, captures = prices of delivered jobs, releases =
+   holds of failed ones, no reference twice, no balance negative, nothing held at the end,
+   the users table equals the ledger replayed, and ``/balance`` shows the stored number;
+4. no callback lost: every callback KIE got a 2xx for is in the inbox, and no orphan that its
+   job could claim is left parked;
+5. no job moved by a forged callback: forged ones were refused, no forged URL in any job or
+   chat, and 'callback' events only for jobs that received an authentic callback.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.acceptance.harness import KIE_KEY, TOKEN
+from tests.chaos.harness import FORGED_HOST, Outcome
+from trt_actors.catalog import load_catalog
+
+MARGIN_S = 60.0
+"""Seconds beyond the model's maximum duration a job may take to end (restarts included)."""
+REPEATS_PER_INTERRUPTION = 5
+"""Sends that may be on the wire when the node is killed (or loses its database)."""
+
+CATALOG = load_catalog()
+
+
+@dataclass
+class Report:
+    """What a run did and which invariants it broke."""
+
+    profile: str
+    jobs: int = 0
+    delivered: int = 0
+    failed: dict[str, int] = field(default_factory=dict)
+    kills: int = 0
+    crashes: int = 0
+    pg_outages: int = 0
+    repeats: int = 0
+    callbacks_ok: int = 0
+    callbacks_dropped: int = 0
+    kie_faults: dict[str, int] = field(default_factory=dict)
+    telegram_429: int = 0
+    forged: dict[str, int] = field(default_factory=dict)
+    actor_failures: dict[str, int] = field(default_factory=dict)
+    slowest_job_s: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    violations: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        shown = {k: v for k, v in self.__dict__.items() if k != "violations"}
+        return f"CHAOS {shown} violations={len(self.violations)}"
+
+
+def check(out: Outcome) -> Report:
+    r = Report(out.profile.name, kills=out.kills, crashes=out.crashes,
+               pg_outages=out.pg_outages, timings={k: round(v, 1) for k, v in out.timings.items()})
+    jobs = out.query("SELECT id, user_id, chat_id, model_id, price, state::text AS state, "
+                     "failure, result_urls, callback_token, "
+                     "extract(epoch FROM finished_at - created_at) AS took FROM jobs ORDER BY id")
+    r.jobs = len(jobs)
+    r.delivered = sum(j["state"] == "delivered" for j in jobs)
+    r.failed = dict(Counter(j["failure"] for j in jobs if j["state"] == "failed"))
+    _jobs_ended(out, jobs, r)
+    _sent_once(out, jobs, r)
+    _ledger(out, jobs, r)
+    _callbacks(out, r)
+    _forgeries(out, jobs, r)
+    chats = out.status.get("actors", {}).get("chats", {})
+    jobs_actors = out.status.get("actors", {}).get("jobs", {})
+    r.actor_failures = {"chats": chats.get("failures", -1), "jobs": jobs_actors.get("failures", -1)}
+    for secret in (TOKEN, KIE_KEY):
+        if secret in out.log:
+            r.violations.append("a secret reached the node's log")
+    return r
+
+
+def _jobs_ended(out: Outcome, jobs: list[dict[str, Any]], r: Report) -> None:
+    if len(jobs) != out.pressed:
+        r.violations.append(f"{out.pressed} confirms made {len(jobs)} jobs")
+    for job in jobs:
+        if job["state"] not in ("delivered", "failed"):
+            r.violations.append(f"job {job['id']} did not end: {job['state']}")
+            continue
+        took = float(job["took"] or 0.0)
+        r.slowest_job_s = max(r.slowest_job_s, round(took, 1))
+        limit = CATALOG.get(job["model_id"]).max_seconds + MARGIN_S
+        if took > limit:
+            r.violations.append(f"job {job['id']} took {took:.0f} s > {limit:.0f} s")
+
+
+def _sent_once(out: Outcome, jobs: list[dict[str, Any]], r: Report) -> None:
+    sent: Counter[tuple[int, str]] = Counter()
+    for user in out.users:
+        for message in out.messages[user]:
+            media = message.get("media") or {}
+            if media.get("url"):
+                sent[(user, str(media["url"]))] += 1
+    known: set[tuple[int, str]] = set()
+    for job in jobs:
+        urls = [(job["chat_id"], u) for u in job["result_urls"] or []]
+        known.update(urls)
+        if job["state"] == "delivered":
+            missing = [u for u in urls if sent[u] == 0]
+            if missing or not urls:
+                r.violations.append(f"delivered job {job['id']} never reached its chat")
+            r.repeats += sum(max(0, sent[u] - 1) for u in urls)
+        elif any(sent[u] for u in urls):
+            r.violations.append(f"failed job {job['id']} ({job['failure']}) was shown its result")
+    stray = [key for key in sent if key not in known]
+    if stray:
+        r.violations.append(f"media sent that belongs to no job: {stray[:3]}")
+    interruptions = out.kills + out.crashes + out.pg_outages
+    if r.repeats > REPEATS_PER_INTERRUPTION * interruptions:
+        r.violations.append(f"{r.repeats} results sent twice with {interruptions} interruptions")
+
+
+def _ledger(out: Outcome, jobs: list[dict[str, Any]], r: Report) -> None:
+    entries = out.query("SELECT user_id, kind::text AS kind, amount, ref, job_id FROM ledger")
+    refs = Counter(e["ref"] for e in entries)
+    if any(n > 1 for n in refs.values()):
+        r.violations.append("a ledger reference was used twice")
+    per_job: dict[int, Counter[str]] = defaultdict(Counter)
+    for e in entries:
+        if e["job_id"] is not None:
+            per_job[e["job_id"]][e["kind"]] += e["amount"]
+    for job in jobs:
+        kinds, price = per_job[job["id"]], job["price"]
+        want = {"hold": price, "capture": price if job["state"] == "delivered" else 0,
+                "release": price if job["state"] == "failed" else 0}
+        got = {k: kinds.get(k, 0) for k in want}
+        if got != want:
+            r.violations.append(f"job {job['id']} ({job['state']}) ledger {got} != {want}")
+    captured = sum(e["amount"] for e in entries if e["kind"] == "capture")
+    if captured != sum(j["price"] for j in jobs if j["state"] == "delivered"):
+        r.violations.append("captures differ from the prices of delivered jobs")
+    released = sum(e["amount"] for e in entries if e["kind"] == "release")
+    if released != sum(j["price"] for j in jobs if j["state"] == "failed"):
+        r.violations.append("releases differ from the holds of failed jobs")
+    replay: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    deltas = {"grant": (1, 0), "topup": (1, 0), "hold": (-1, 1), "capture": (0, -1),
+              "release": (1, -1)}
+    for e in entries:
+        d_available, d_held = deltas[e["kind"]]
+        replay[e["user_id"]][0] += d_available * e["amount"]
+        replay[e["user_id"]][1] += d_held * e["amount"]
+    for user in out.query("SELECT id, available, held FROM users"):
+        if user["available"] < 0 or user["held"] != 0:
+            r.violations.append(f"user {user['id']}: available {user['available']}, "
+                                f"held {user['held']} at the end")
+        if [user["available"], user["held"]] != replay[user["id"]]:
+            r.violations.append(f"user {user['id']}: balance differs from the ledger")
+        shown = out.balances_shown.get(user["id"], user["available"])
+        if shown != user["available"]:
+            r.violations.append(f"user {user['id']}: /balance shows {shown}, "
+                                f"stored {user['available']}")
+
+
+def _callbacks(out: Outcome, r: Report) -> None:
+    stats = out.kie_stats
+    r.callbacks_ok = sum(bool(c["ok"]) for c in stats["callbacks"])
+    r.callbacks_dropped = len(stats["callbacks_dropped"])
+    r.kie_faults = dict(stats["faults_fired"])
+    r.telegram_429 = int(out.telegram_stats.get("too_many_requests", 0))
+    inbox = {(row["token"], bytes(row["body"]))
+             for row in out.query("SELECT token, body FROM callback_inbox")}
+    lost = [c for c in stats["callbacks"] if c["ok"] and
+            (str(c["url"]).split("/kie/callback/", 1)[-1], str(c["body"]).encode()) not in inbox]
+    if lost:
+        r.violations.append(f"{len(lost)} answered callbacks are not in the inbox, e.g. "
+                            f"{lost[0]['task_id']} {lost[0]['kind']}")
+    claimable = out.query(
+        "SELECT c.id FROM callback_inbox c WHERE c.status = 'parked' AND ("
+        " EXISTS (SELECT 1 FROM jobs j WHERE c.token = j.id || '.' || j.callback_token)"
+        " OR (c.token IS NULL AND EXISTS (SELECT 1 FROM kie_tasks t"
+        "                                 WHERE t.task_id = c.task_id)))")
+    if claimable:
+        r.violations.append(f"{len(claimable)} parked callbacks whose job exists")
+
+
+def _forgeries(out: Outcome, jobs: list[dict[str, Any]], r: Report) -> None:
+    r.forged = dict(Counter(f"{f['kind']}:{f['status']}" for f in out.forged))
+    for forged in out.forged:
+        status = forged["status"]
+        if forged["kind"] in ("wrong_secret", "no_secret") and status is not None \
+                and status < 400:
+            r.violations.append(f"a {forged['kind']} callback for job {forged['job_id']} "
+                                f"was answered {status}")
+    if any(FORGED_HOST in str(j["result_urls"]) for j in jobs):
+        r.violations.append("a job carries a forged result URL")
+    authentic = {row["job_id"] for row in out.query(
+        "SELECT c.job_id FROM callback_inbox c JOIN jobs j ON j.id = c.job_id "
+        "WHERE c.token = j.id || '.' || j.callback_token")}
+    moved = {row["job_id"] for row in out.query(
+        "SELECT DISTINCT job_id FROM job_events WHERE cause = 'callback'")}
+    if moved - authentic:
+        r.violations.append(f"jobs moved by a callback they never got: {sorted(moved - authentic)}")
