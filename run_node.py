@@ -3,7 +3,7 @@
     trt-node run        run the node (settings from the environment)
     trt-node migrate    apply database migrations and exit
     trt-node sandbox    run the node against emulated KIE and Telegram, embedded PostgreSQL
-    trt-node bench      measure the core (jobs/s, commits per job, RSS and threads)
+    trt-node bench      P1-P6 benchmarks (pipeline, latency, 100k waiting, polling, drain, restart)
     trt-node check      the pre-deploy gate (--strict, --json, --install-hook); exit 1 on failure
     trt-node e2e        run the free models end to end; STABLE/UNSTABLE/FAILED report
 
@@ -194,9 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     box.add_argument("--callback-port", type=int, default=8080)
     box.add_argument("--status-port", type=int, default=8081)
     box.add_argument("--task-seconds", type=float, default=3.0)
-    bench = sub.add_parser("bench", help="measure the core: jobs/s, commits/job, RSS, threads")
-    bench.add_argument("--jobs", type=int, default=1000)
-    bench.add_argument("--waiting", type=int, default=100_000)
+    bench = sub.add_parser("bench", help="P1-P6: throughput, latency, memory, recovery; "
+                                          "writes BENCHMARKS.md")
+    from trt_actors.bench import add_arguments as bench_arguments
+
+    bench_arguments(bench)
     # check and e2e parse their own options (`trt-node check --help`)
     sub.add_parser("check", add_help=False,
                    help="pre-deploy gate: settings, database, catalog, KIE, Telegram, callbacks")
@@ -216,10 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "bench":
-        from trt_actors import bench as core_bench
+        from trt_actors import bench as bench_cmd
 
         setup_logging("WARNING")
-        return core_bench.main(os.environ.get("DATABASE_URL"), args.jobs, args.waiting)
+        return bench_cmd.main(args)
     if args.command == "run":
         return run()
     if args.command == "migrate":

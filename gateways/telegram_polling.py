@@ -22,6 +22,7 @@ import logging
 import random
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -167,11 +168,13 @@ class TelegramIntake(SupervisedActor):
                 try:
                     # Raw JSON, not PTB objects: one update PTB cannot parse (a newer Bot
                     # API field, say) must not make the whole batch unreadable forever.
-                    updates = await bot.do_api_request(
-                        "getUpdates",
-                        api_kwargs={"offset": self.offset, "timeout": self.poll_timeout,
-                                    "allowed_updates": ALLOWED_UPDATES},
-                        read_timeout=self.poll_timeout + 10)
+                    with warnings.catch_warnings():  # PTB prefers get_updates; see above
+                        warnings.simplefilter("ignore")
+                        updates = await bot.do_api_request(
+                            "getUpdates",
+                            api_kwargs={"offset": self.offset, "timeout": self.poll_timeout,
+                                        "allowed_updates": ALLOWED_UPDATES},
+                            read_timeout=self.poll_timeout + 10)
                     self.last_poll_at = time.time()
                     backoff = 1.0
                 except RetryAfter as exc:

@@ -93,6 +93,12 @@ SET submit_outcome = %(outcome)s, detail = %(detail)s,
 WHERE id = %(job_id)s
 RETURNING *
 
+-- name: job_postpone --
+-- A submit that cannot call createTask yet (no token in the local rate limiter): hand it
+-- again later, no attempt counted.
+UPDATE jobs SET next_check_at = now() + make_interval(secs => %(check_in)s::float8)
+WHERE id = %(job_id)s AND state IN ('created', 'submitting')
+
 -- name: job_note --
 -- An event that is not a state change (a resubmission, a late result after the end).
 INSERT INTO job_events (job_id, from_state, to_state, cause, detail)
@@ -213,12 +219,20 @@ WHERE id IN (
 RETURNING id
 
 -- name: jobs_due_poll --
+-- When more jobs are due than KIE's status budget allows, the ones expected to be done first
+-- are asked first: a job early in its task waits, not one whose result is probably ready
+-- (ordered by due time alone, every job slips by the same backlog and results are seen late).
+-- The choice is made among the 500 longest-due jobs so the sort stays small with 100,000 due.
 UPDATE jobs SET next_check_at = now() + make_interval(secs => %(lease)s),
                 poll_count = poll_count + 1
 WHERE id IN (
     SELECT id FROM jobs
-    WHERE state IN ('submitted', 'running') AND next_check_at <= now()
-    ORDER BY next_check_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+    WHERE id IN (SELECT id FROM jobs
+                 WHERE state IN ('submitted', 'running') AND next_check_at <= now()
+                 ORDER BY next_check_at LIMIT 500)
+    ORDER BY COALESCE(submitted_at, created_at) + make_interval(secs => expected_seconds),
+             next_check_at
+    LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
 RETURNING id, family, expected_seconds, poll_count,
           EXTRACT(EPOCH FROM now() - COALESCE(submitted_at, created_at))::float8 AS age,
           (SELECT coalesce(array_agg(task_id ORDER BY created_at), '{}')

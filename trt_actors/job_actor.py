@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -73,6 +73,9 @@ class JobDeps:
     validate: InputValidator
     alerts: Alerts
     policy: SubmitPolicy
+    after_commit: Callable[[], None] | None = None
+    """Called after a transaction that queued outbox rows (a result, a failure, progress)
+    committed: the node wakes the delivery actor, which otherwise looks only every 0.5 s."""
 
 
 def job_router(deps: JobDeps, *, max_active: int = 32) -> Router:
@@ -89,8 +92,16 @@ class JobActor(VirtualActor):
         super().__init__(key, router)
         self.deps = deps
         self.store = deps.store
+        self._queued = False
+        """The current message's transaction wrote outbox rows."""
 
     def handle(self, message: Any) -> None:
+        self._queued = False
+        self._handle(message)
+        if self._queued and self.deps.after_commit is not None:
+            self.deps.after_commit()  # committed (an exception would have skipped this)
+
+    def _handle(self, message: Any) -> None:
         # One transaction per message where possible: the row is read and the decision
         # committed together (a createTask call is never made inside a transaction).
         if isinstance(message, SubmitJob):
@@ -116,6 +127,13 @@ class JobActor(VirtualActor):
     # --- submit -----------------------------------------------------------------------------
 
     def _submit(self, job_id: int) -> None:
+        if (wait := self._create_wait()) > 0:
+            # KIE allows 20 createTask per 10 s: an actor blocked in the client's limiter holds
+            # one of the router's slots, and observations of other jobs (a poll that saw a
+            # result) queue behind it. Give the slot back; the janitor hands the job again
+            # when it is due. No attempt is counted.
+            self.store.run("job_postpone", job_id=job_id, check_in=wait)
+            return
         with self.store.transaction() as tx:
             job = jobs.load(tx, job_id)
             prepared = self._begin_attempt(tx, job) if job is not None else None
@@ -148,6 +166,17 @@ class JobActor(VirtualActor):
             self.deps.alerts.clear(KIE_ACCOUNT)
             self._submitted(job, task_id, attempt)
 
+    def _create_wait(self) -> float:
+        """Seconds to postpone a submit because no createTask is allowed now (0: go)."""
+        headroom = getattr(self.deps.kie, "rate_headroom", None)  # the real client has it
+        if headroom is None:
+            return 0.0
+        create = headroom().get("create") or {}
+        if create.get("available", 1) > 0:
+            return 0.0
+        # Spread the waiting jobs over one limiter window, so they do not all come back at once.
+        return random.uniform(1.0, 1.0 + float(create.get("per", 10.0)))
+
     def _begin_attempt(self, tx: Tx, job: Job) -> tuple[dict[str, Any], int] | None:
         """Decide whether to call createTask now; record the attempt if so."""
         policy = self.deps.policy
@@ -160,6 +189,11 @@ class JobActor(VirtualActor):
                               f"createTask outcome unknown after {job.submit_attempts} attempts")
                 return None
         elif job.state is not JobState.CREATED:
+            return None
+        if datetime.now(UTC) >= job.deadline_at:
+            # Never start a paid KIE task for a job that has already run out of time.
+            self._fail_in(tx, job, Failure.TIMED_OUT, Cause.TIMEOUT,
+                          "no result within the model's maximum duration")
             return None
         if job.submit_attempts >= policy.max_attempts:
             self._fail_in(tx, job, Failure.KIE_UNAVAILABLE, Cause.SUBMIT,
@@ -232,6 +266,7 @@ class JobActor(VirtualActor):
                               detail=f"task {report.task_id}", result_urls=report.result_urls)
             if moved is not None:
                 self.deps.notifier.result_ready(tx, moved)
+                self._queued = True
         elif state is TaskState.FAILED:
             alive = [t for t in tx.all("tasks_of_job", job_id=job.id)
                      if t["state"] not in ("success", "failed")]
@@ -245,6 +280,7 @@ class JobActor(VirtualActor):
             moved = jobs.move(tx, job.id, JobState.RUNNING, cause, detail=f"task {report.task_id}")
             if moved is not None:
                 self.deps.notifier.progress(tx, moved)
+                self._queued = True
         elif state is TaskState.PENDING and job.state is JobState.SUBMITTING:
             jobs.move(tx, job.id, JobState.SUBMITTED, cause, detail=f"task {report.task_id}",
                       check_in=self.deps.policy.first_poll)
@@ -265,6 +301,7 @@ class JobActor(VirtualActor):
         moved = jobs.move(tx, job.id, JobState.FAILED, cause, failure=failure, detail=detail)
         if moved is not None:
             self.deps.notifier.failed(tx, moved, failure, detail)
+            self._queued = True
             log.info("job %s: failed (%s): %s", job.id, failure.value, detail)
 
 

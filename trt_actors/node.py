@@ -81,7 +81,8 @@ class Node:
         self.jobs: Router = job_router(JobDeps(
             store=self.store, kie=self.kie, notifier=self.job_messages,
             validate=lambda model_id, values: validate_input(catalog.get(model_id), values),
-            alerts=self.alerts, policy=policy), max_active=s.max_job_actors)
+            alerts=self.alerts, policy=policy, after_commit=self.wake_delivery),
+            max_active=s.max_job_actors)
         self.chats: Router = chat_router(ChatDeps(
             store=self.store, catalog=catalog, jobs=self.jobs, job_messages=self.job_messages,
             admin_ids=s.admin_ids, welcome_credits=s.welcome_credits,
@@ -122,8 +123,11 @@ class Node:
         return self
 
     def wake_delivery(self) -> None:
+        """Tell the delivery actor to look at the outbox now (called after a commit that
+        queued rows). A Wake already waiting in its inbox will look after this commit too,
+        so a burst of results costs one claim, not one per result."""
         ref = self.root.child_ref("delivery")
-        if ref is not None:
+        if ref is not None and ref.actor_inbox.empty():
             with contextlib.suppress(Exception):
                 ref.tell(Wake())
 
