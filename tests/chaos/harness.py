@@ -27,6 +27,7 @@ from psycopg.rows import dict_row
 from sandbox.kie_emulator import KieEmulator
 from sandbox.telegram_emulator import TelegramEmulator
 from tests.acceptance.harness import KIE_KEY, TOKEN, NodeProcess
+from tests.waiting import wait_until
 from trt_actors.embedded_pg import EmbeddedPostgres
 
 FIRST_USER = 10_000
@@ -43,19 +44,9 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("V5", 'prompt="a calm song number {n}" customMode=false instrumental=false'),
 )
 
-_pause = threading.Event()  # never set: the pause between two checks of a polled condition
-
-
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str, poll: float = 0.1) -> Any:
     """Poll ``predicate`` until truthy (returned) or fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        _pause.wait(poll)
+    return wait_until(predicate, timeout, what, poll=poll)
 
 
 @dataclass(frozen=True)

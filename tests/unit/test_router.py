@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Hashable
 from typing import Any
 
@@ -40,13 +39,6 @@ def make_router(max_active: int = 4) -> tuple[Router, list[Any], dict[Any, Any]]
         return Recorder.start(key, router, log, gates, generation)
 
     return Router("test", factory, max_active=max_active), log, gates
-
-
-def wait_for(predicate: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.002)
 
 
 def test_actor_is_started_on_demand_and_passivates_when_idle() -> None:
