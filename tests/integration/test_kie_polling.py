@@ -85,7 +85,7 @@ def test_the_poller_stays_under_the_status_rate_limit_with_1000_jobs_due(
           f"busiest 1 s window {max_in_window(seen, 1.0)}")
     assert max_in_window(seen, 1.0) <= 10
     assert stats["rate_limited"].get("status", 0) == 0
-    assert stats["answers"]["market.status"] == {"404": len(seen)}
+    assert set(stats["answers"]["market.status"]) == {"404"}  # answered, never refused
     assert (len(seen) - 1) / span >= 8.0  # and it does use the rate it is allowed
     # Fair: the most overdue jobs go first, so no job was asked about twice meanwhile.
     assert h.sql("SELECT max(poll_count) AS n FROM jobs")[0]["n"] == 1
