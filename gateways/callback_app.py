@@ -42,7 +42,7 @@ from trt_actors import metrics
 from trt_actors.errors import StoreError
 from trt_actors.messages import Source, TaskObserved
 from trt_actors.router import Router
-from trt_actors.store import Store
+from trt_actors.store import Store, Tx
 
 log = logging.getLogger("trt.callbacks")
 
@@ -87,7 +87,7 @@ class CallbackContext:
         self.executor = ThreadPoolExecutor(4, thread_name_prefix="callback-db")
         self.stats = CallbackStats()
 
-    def authenticate(self, token: str | None, parsed: ParsedCallback,
+    def authenticate(self, tx: Tx, token: str | None, parsed: ParsedCallback,
                      headers: dict[str, str]) -> _Verdict:
         """Runs on the executor (reads the job's secret)."""
         if self.hmac_key:
@@ -101,7 +101,7 @@ class CallbackContext:
             match = _TOKEN.fullmatch(token)
             if match is None:
                 return _Verdict("rejected", None, "malformed token")
-            row = self.store.one("job_secret", job_id=int(match[1]))
+            row = tx.one("job_secret", job_id=int(match[1]))
             if row is None:
                 return _Verdict(None, None, "no such job (yet)")  # parked
             if not tokens_equal(match[2], row["callback_token"]):
@@ -113,16 +113,18 @@ class CallbackContext:
 
     def store_callback(self, token: str | None, body: bytes, headers: dict[str, str],
                        parsed: ParsedCallback) -> tuple[_Verdict, dict[str, Any] | None]:
-        verdict = self.authenticate(token, parsed, headers)
         kept = {k: _text(v) for k, v in headers.items()
                 if k.lower() in ("content-type", "user-agent", "x-webhook-timestamp")}
         stored_token = _text(token) if token is not None else None
-        row = self.store.one(
-            "inbox_insert", token=stored_token, task_id=parsed.task_id,
-            dedup_key=hashlib.sha256((stored_token or "").encode() + b"\0" + body).hexdigest(),
-            body=body, headers=json.dumps(kept), status=verdict.status, job_id=verdict.job_id,
-            reason=verdict.reason,
-        )
+        with self.store.statements() as tx:  # one connection: the secret's read, the insert
+            verdict = self.authenticate(tx, token, parsed, headers)
+            row = tx.one(
+                "inbox_insert", token=stored_token, task_id=parsed.task_id,
+                dedup_key=hashlib.sha256((stored_token or "").encode() + b"\0" + body
+                                         ).hexdigest(),
+                body=body, headers=json.dumps(kept), status=verdict.status,
+                job_id=verdict.job_id, reason=verdict.reason,
+            )
         return verdict, row
 
 

@@ -245,6 +245,10 @@ class KieClient:
             return int(data)
         raise KieRetryable("credits: malformed answer")
 
+    def create_budget(self) -> int:
+        """createTask calls the local limiter allows right now."""
+        return int(self._create_limiter.headroom())
+
     def rate_headroom(self) -> dict[str, dict[str, float]]:
         """Local rate-limit headroom, for /status."""
         return {

@@ -95,9 +95,11 @@ RETURNING *
 
 -- name: job_postpone --
 -- A submit that cannot call createTask yet (no token in the local rate limiter): hand it
--- again later, no attempt counted.
-UPDATE jobs SET next_check_at = now() + make_interval(secs => %(check_in)s::float8)
-WHERE id = %(job_id)s AND state IN ('created', 'submitting')
+-- again later, no attempt counted — never later than its deadline, and not at all once the
+-- deadline has passed (no row: the caller ends the job instead).
+UPDATE jobs
+SET next_check_at = LEAST(now() + make_interval(secs => %(check_in)s::float8), deadline_at)
+WHERE id = %(job_id)s AND state IN ('created', 'submitting') AND deadline_at > now()
 
 -- name: job_note --
 -- An event that is not a state change (a resubmission, a late result after the end).
@@ -201,12 +203,14 @@ FROM callback_inbox WHERE status IN ('parked', 'claimed', 'expired') GROUP BY st
 -- ================================= janitor and poller ====================================
 
 -- name: jobs_due_submit --
--- Leased for `lease` seconds so the next sweep does not hand the same job again.
+-- Oldest confirmed first (when KIE's createTask budget is short, jobs are sent in the order
+-- users confirmed them). Leased for `lease` seconds so the next sweep does not hand the same
+-- job again.
 UPDATE jobs SET next_check_at = now() + make_interval(secs => %(lease)s)
 WHERE id IN (
     SELECT id FROM jobs
     WHERE state IN ('created', 'submitting') AND next_check_at <= now()
-    ORDER BY next_check_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+    ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
 RETURNING id
 
 -- name: jobs_past_deadline --

@@ -49,10 +49,15 @@ class Janitor(SupervisedActor):
     """Periodic sweeper; stateless, so restarting it loses nothing."""
 
     def __init__(self, store: Store, jobs: Router, parse: ReportParser, ticker: Ticker,
-                 policy: JanitorPolicy | None = None) -> None:
+                 policy: JanitorPolicy | None = None,
+                 submit_budget: Callable[[], int] | None = None) -> None:
         super().__init__()
         self.store, self.jobs, self.parse, self.ticker = store, jobs, parse, ticker
         self.policy = policy or JanitorPolicy()
+        self.submit_budget = submit_budget
+        """createTask calls KIE allows right now (None: no limit known): the janitor hands
+        no more submits than that, so the oldest jobs go first and none is handed only to
+        be postponed."""
         self.sweeps = 0
         self.db_down = False
 
@@ -79,14 +84,16 @@ class Janitor(SupervisedActor):
         """One pass over every kind of due work; returns how many of each were handed."""
         p = self.policy
         counts: dict[str, int] = {}
-        rows = self.store.all("jobs_due_submit", limit=p.batch, lease=p.lease)
-        for row in rows:
-            self.jobs.route(row["id"], SubmitJob(row["id"]))
-        counts["submit"] = len(rows)
+        # Deadlines first: a job past its deadline is ended, not handed as a submit.
         rows = self.store.all("jobs_past_deadline", limit=p.batch, lease=p.lease)
         for row in rows:
             self.jobs.route(row["id"], CheckDeadline(row["id"]))
         counts["deadline"] = len(rows)
+        limit = p.batch if self.submit_budget is None else min(p.batch, self.submit_budget())
+        rows = self.store.all("jobs_due_submit", limit=limit, lease=p.lease) if limit > 0 else []
+        for row in rows:
+            self.jobs.route(row["id"], SubmitJob(row["id"]))
+        counts["submit"] = len(rows)
         with self.store.transaction() as tx:
             stale = tx.all("inbox_stale", older_than=p.stale_inbox, limit=p.batch)
             claimed = tx.all("orphans_claim")

@@ -132,7 +132,12 @@ class JobActor(VirtualActor):
             # one of the router's slots, and observations of other jobs (a poll that saw a
             # result) queue behind it. Give the slot back; the janitor hands the job again
             # when it is due. No attempt is counted.
-            self.store.run("job_postpone", job_id=job_id, check_in=wait)
+            if self.store.run("job_postpone", job_id=job_id, check_in=wait):
+                return
+            with self.store.transaction() as tx:  # past its deadline: end it now
+                job = jobs.load(tx, job_id)
+                if job is not None:
+                    self._deadline(tx, job)
             return
         with self.store.transaction() as tx:
             job = jobs.load(tx, job_id)

@@ -108,7 +108,8 @@ class Node:
                 self.store, self.kie, self.jobs, self.ticker,
                 rate_per_s=s.kie_status_per_s))),
             ChildSpec("janitor", lambda: keep("janitor", Janitor.start(
-                self.store, self.jobs, _report_of, self.ticker, janitor_policy))),
+                self.store, self.jobs, _report_of, self.ticker, janitor_policy,
+                submit_budget=self.kie.create_budget))),
             ChildSpec("intake", lambda: keep("intake", TelegramIntake.start(
                 self.store, self.chats, token, s.telegram_api_url))),
             ChildSpec("status", lambda: keep("status", StatusServer.start(

@@ -119,16 +119,23 @@ class Store:
         with mapped_errors(), self._pool.connection() as conn, conn.transaction():
             yield Tx(conn)
 
+    @contextlib.contextmanager
+    def statements(self) -> Iterator[Tx]:
+        """Statements on one autocommit connection, each atomic by itself (no transaction
+        around them): two round trips (BEGIN, COMMIT) cheaper than :meth:`transaction`."""
+        with mapped_errors(), self._pool.connection() as conn:
+            yield Tx(conn)
+
     def one(self, name: str, **params: Any) -> Row | None:
-        with self.transaction() as tx:
+        with self.statements() as tx:
             return tx.one(name, **params)
 
     def all(self, name: str, **params: Any) -> list[Row]:
-        with self.transaction() as tx:
+        with self.statements() as tx:
             return tx.all(name, **params)
 
     def run(self, name: str, **params: Any) -> int:
-        with self.transaction() as tx:
+        with self.statements() as tx:
             return tx.run(name, **params)
 
     def stats(self) -> dict[str, int]:
@@ -137,7 +144,7 @@ class Store:
 
     def ping(self) -> bool:
         try:
-            with self.transaction() as tx:
+            with self.statements() as tx:
                 tx.raw("SELECT 1")
         except StoreError:
             return False

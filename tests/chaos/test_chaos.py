@@ -84,21 +84,9 @@ def test_postgres_stopped_and_restarted(own_postgres: tuple[EmbeddedPostgres, st
                 database, tmp_path, embedded)
 
 
-FULL_PROFILE_LATE = (
-    "PRODUCT BUG (deadline enforcement under load; trt_actors/job_actor.py + router + "
-    "gateways/kie_client.py): 1,000 jobs offered faster than KIE's 20 creates/10 s. Job actors "
-    "wait for a create token inside create_task (up to 10 s), holding the router's 32 active "
-    "slots, so TaskObserved and CheckDeadline for other jobs queue behind them: 209 jobs ended "
-    "more than 60 s after their model's maximum (timed_out up to 250 s late, 235 delivered up "
-    "to 207 s past their deadline, 40 submitted to KIE after their deadline). Money "
-    "invariants all held.")
-
-
 def test_everything_at_once(own_postgres: tuple[EmbeddedPostgres, str], tmp_path: Path,
-                            full: bool, request: pytest.FixtureRequest) -> None:
+                            full: bool) -> None:
     """The full profile: 1,000 jobs, every fault combined, 5 kills (CI: a small taste)."""
-    if full:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=FULL_PROFILE_LATE))
     embedded, database = own_postgres
     faults = {**CALLBACK_CHAOS, **KIE_FAULTS}
     profile = (Profile("full", users=200, jobs_per_user=5, kills=5, pg_outages=1,

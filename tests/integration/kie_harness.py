@@ -180,7 +180,8 @@ class KieHarness:
         def parse(body: bytes) -> TaskReport | None:
             return parse_callback(body).report
 
-        ref = Janitor.start(self.store, self.jobs, parse, self.ticker, policy)
+        ref = Janitor.start(self.store, self.jobs, parse, self.ticker, policy,
+                            submit_budget=self.client.create_budget)
         self._actors.append(ref)
         return ref
 
