@@ -85,8 +85,8 @@ def test_no_more_than_max_active_actors_and_waiting_keys_run_later() -> None:
         router.route(key, key)
     for entered, _ in gate_events.values():
         assert entered.wait(5)
-    for key in range(10):
-        router.route(key, "work")
+    for n in range(10):
+        router.route(n, "work")
     snap = router.snapshot()
     assert snap["active"] == 2 and snap["waiting_keys"] == 10
     assert all(m in ("g1", "g2") for _, m, _ in log)
