@@ -7,12 +7,13 @@ import threading
 import psycopg
 
 import sql
+from tests.conftest import Postgres
 from trt_actors import ledger
 from trt_actors.migrations import migrate, pending
 from trt_actors.store import Store
 
 
-def test_migrate_twice_and_concurrently_is_safe(postgres: object, database: str) -> None:
+def test_migrate_twice_and_concurrently_is_safe(postgres: Postgres, database: str) -> None:
     assert migrate(database) == []  # the template already has everything
     assert pending(database) == []
     fresh = f"trt_fresh_{threading.get_ident()}"
