@@ -23,7 +23,7 @@ from trt_actors.errors import TelegramError
 
 log = logging.getLogger("trt.delivery")
 
-HTTP_CONNECTIONS = 16
+HTTP_CONNECTIONS = 8
 """Connections to the Bot API, and requests in flight at once (the rest wait their turn)."""
 
 

@@ -181,7 +181,7 @@ class NodeProc:
         out.mkdir(parents=True, exist_ok=True)
         target = out / f"{self.log_path.stem}-{self.proc.pid}.txt"
         self.spy = subprocess.Popen(
-            [spy, "record", "--pid", str(self.proc.pid), "--rate", "200", "--threads",
+            [spy, "record", "--pid", str(self.proc.pid), "--rate", "200", "--threads", "--gil",
              "--format", "raw", "--output", str(target), "--nonblocking"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -316,6 +316,31 @@ def load_note() -> str:
     """The machine's load average: other work on it shows up in every number."""
     one, five, _ = os.getloadavg()
     return f"load average {one:.1f} (1 min) / {five:.1f} (5 min) on {os.cpu_count()} cores"
+
+
+class CpuSplit:
+    """CPU time used between ``start`` and ``note``, by who: the node, this process (the
+    emulators and the load generator), and PostgreSQL's processes."""
+
+    def __init__(self, node: NodeProc) -> None:
+        self.node = node
+        self._before = self._now()
+        self._started = time.monotonic()
+
+    def _now(self) -> tuple[float, float, float]:
+        mine = psutil.Process().cpu_times()
+        pg = 0.0
+        for proc in psutil.process_iter(["name", "cpu_times"]):
+            if proc.info["name"] == "postgres" and proc.info["cpu_times"] is not None:
+                pg += proc.info["cpu_times"].user + proc.info["cpu_times"].system
+        return self.node.cpu_seconds(), mine.user + mine.system, pg
+
+    def note(self) -> str:
+        wall = max(1e-9, time.monotonic() - self._started)
+        node, bench, pg = ((b - a) / wall for a, b in zip(self._before, self._now(),
+                                                          strict=True))
+        return (f"CPU in cores: node {node:.2f}, emulators + load {bench:.2f}, PostgreSQL "
+                f"{pg:.2f}, of {os.cpu_count()}")
 
 
 def connect(database_url: str) -> psycopg.Connection[dict[str, Any]]:

@@ -16,6 +16,7 @@ from sandbox.telegram_emulator import TelegramEmulator
 from trt_actors import bench_seed
 from trt_actors.bench_env import (
     BenchEnv,
+    CpuSplit,
     NodeProc,
     Row,
     connect,
@@ -68,7 +69,7 @@ def p1_throughput(env: BenchEnv, n: int, pgbench_seconds: int) -> list[Row]:
 
         wait_for(all_screens, 60 + n / 5, "every confirm screen", poll=0.2)
         xid_before = next_xid(url)
-        cpu_before = node.cpu_seconds()
+        cpu_before, split = node.cpu_seconds(), CpuSplit(node)
         started = time.time()
         for user, (message_id, data) in screens.items():
             telegram.press_button(user, message_id, data)
@@ -80,7 +81,7 @@ def p1_throughput(env: BenchEnv, n: int, pgbench_seconds: int) -> list[Row]:
         finished = float(row["t"]) if row else time.time()
         writes = next_xid(url) - xid_before
         cpu = (node.cpu_seconds() - cpu_before) / (time.time() - started)
-        load = load_note()
+        load = f"{split.note()}; {load_note()}"
         pool = node.status()["db_pool"]
         results = sum(1 for user in users for m in telegram.messages(user) if m.get("media"))
     clients = int(pool.get("pool_size") or pool.get("pool_max") or 16)
@@ -219,10 +220,10 @@ def _phase(url: str, node: NodeProc, telegram: TelegramEmulator,
            jobs: list[tuple[int, int, str]], rate: float, seeded: bench_seed.Seeded) -> _Latency:
     """Post the jobs' callbacks at ``rate``; wait until all are delivered; measure."""
     load = CallbackLoad(node.callback_url, rate)
-    cpu_before, started = node.cpu_seconds(), time.time()
+    cpu_before, started, split = node.cpu_seconds(), time.time(), CpuSplit(node)
     achieved = load.run(jobs)
     cpu = (node.cpu_seconds() - cpu_before) / (time.time() - started)
-    machine_load = load_note()
+    machine_load = f"{split.note()}; {load_note()}"
     ids = [job_id for job_id, _, _ in jobs]
     delivered = b"SELECT count(*) AS n FROM jobs WHERE state = 'delivered' AND id = ANY(%(ids)s)"
     wait_for(lambda: _count(url, delivered, ids=ids) >= len(jobs), 60 + len(jobs) / 10,
