@@ -117,7 +117,7 @@ def bot(database: str, tmp_path: Path) -> Iterator[tuple[ChaosNode, TelegramEmul
 
 @pytest.fixture(scope="module")
 def examples(request: pytest.FixtureRequest) -> int:
-    return 13_000 if request.config.getoption("--full", default=False) else 250
+    return 14_000 if request.config.getoption("--full", default=False) else 250
 
 
 def problems(node: ChaosNode) -> str:

@@ -158,8 +158,9 @@ def paths(draw: st.DrawFn, target: Target) -> str:
         st.just(f"{job.id}."),
         st.just(f"{job.id}.{job.callback_token}x"),
         st.just(f"{job.id + 10_000}.{job.callback_token}"),
-        # U+0000 in the path is left out: it has its own (failing) test below.
-        st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=80),
+        # U+0000 in the path has its own test below; lone surrogates cannot be sent at all.
+        st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1,
+                max_size=80),
         st.from_regex(r"\d{1,20}\.[A-Za-z0-9_-]{0,70}", fullmatch=True),
     ))
     return "" if draw(st.integers(0, 9)) == 0 else "/" + quote(token, safe="")
@@ -172,7 +173,7 @@ HEADER_VALUES = st.text(st.characters(min_codepoint=32, max_codepoint=126),
 
 
 def _fuzz_cases(full: bool) -> int:
-    return 60_000 if full else 1_500
+    return 66_000 if full else 1_500
 
 
 @pytest.fixture(scope="module")
