@@ -173,7 +173,8 @@ def main(args: argparse.Namespace) -> int:
               f"choose from {', '.join(ALL)}", file=sys.stderr)
         return 2
     sizes = QUICK if args.quick else FULL
-    command = " ".join(["python", Path(sys.argv[0]).name, *sys.argv[1:]])
+    program = Path(sys.argv[0]).name
+    command = " ".join([*(["python"] if program.endswith(".py") else []), program, *sys.argv[1:]])
     from trt_actors.bench_env import BenchEnv
 
     env = BenchEnv(profile=args.profile).start()
