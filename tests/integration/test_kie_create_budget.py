@@ -54,9 +54,12 @@ def test_a_short_budget_hands_no_more_submits_than_kie_allows(
         pipeline: Pipelines, emu: KieEmulator) -> None:
     h = pipeline(client={"create_limit": (2, 3600.0)}, janitor=FAST_JANITOR)
     confirmed = [h.confirm(user_id=30 + i) for i in range(5)]
-    wait_until(lambda: emu.stats()["creates"] == 2, 10, "two tasks created")
-    wait_until(lambda: h.client.create_budget() == 0, 5, "the budget spent")
-    started = {r["job_id"] for r in h.sql("SELECT job_id FROM kie_tasks")}
+    def recorded() -> set[int] | None:  # KIE made the task, and the job actor stored it
+        found = {r["job_id"] for r in h.sql("SELECT job_id FROM kie_tasks")}
+        return found if len(found) == 2 else None
+
+    started = wait_until(recorded, 10, "two tasks created and recorded")
+    assert h.client.create_budget() == 0 and emu.stats()["creates"] == 2
     assert started == {confirmed[0].id, confirmed[1].id}
     # The other three were never handed to fail or to be postponed: still waiting, untouched.
     rest = [h.job(j.id) for j in confirmed[2:]]
