@@ -105,6 +105,11 @@ class Pacer:
     def pause_all(self, until: float) -> None:
         self._paused_until = max(self._paused_until, until)
 
+    def quiet_start(self, now: float) -> None:
+        """Send nothing counted for one window: a process that died just before this one
+        started may have sent to any chat within it, and Telegram counts those sends too."""
+        self.pause_all(now + max(self.window, self.chat_interval))
+
     def forget_chat(self, chat_id: int, now: float) -> None:
         """Drop a chat's pause once it has passed (keeps the dict small)."""
         if self._chat_paused.get(chat_id, 0.0) <= now:

@@ -135,6 +135,7 @@ class DeliveryLoop:
         self.thread = BotThread(token, api_url, redact, read_timeout=settings.read_timeout,
                                 media_timeout=settings.download_timeout)
         self.gate = SendGate(Pacer(settings.per_second, settings.per_chat_per_second))
+        self.gate.pacer.quiet_start(time.monotonic())  # the previous run's last sends count
         self.sender = TelegramSender(self.thread.bot, self.gate,
                                      download_limit=settings.download_limit,
                                      download_timeout=settings.download_timeout)
