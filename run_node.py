@@ -25,7 +25,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from trt_actors.logs import environ_secrets, secrets_of, setup_logging
+from trt_actors.infra.logs import environ_secrets, secrets_of, setup_logging
 
 EXIT_CONFIG, EXIT_DB, EXIT_GAVE_UP = 2, 69, 70
 
@@ -41,9 +41,9 @@ def load(env: dict[str, str] | None = None) -> Any:
     """Settings and catalog, or a one-line refusal (returned as an int exit code)."""
     from pydantic import ValidationError
 
-    from trt_actors.catalog import load_catalog
+    from trt_actors.catalog.model import load_catalog
     from trt_actors.errors import CatalogError
-    from trt_actors.settings import load_settings, settings_error_line
+    from trt_actors.infra.settings import load_settings, settings_error_line
 
     try:
         settings = load_settings(**(env or {}))
@@ -57,7 +57,7 @@ def load(env: dict[str, str] | None = None) -> Any:
 
 
 def database(settings: Any) -> tuple[str, Any]:
-    from trt_actors.embedded_pg import EmbeddedPostgres
+    from trt_actors.infra.embedded_pg import EmbeddedPostgres
 
     if settings.database_url is not None:
         return settings.database_url.get_secret_value(), None
@@ -72,7 +72,7 @@ def check_token(settings: Any) -> str | None:
 
     from telegram.error import InvalidToken, NetworkError, TelegramError
 
-    from gateways.telegram_polling import make_bot
+    from gateways.telegram.intake import make_bot
 
     async def get_me() -> str:
         async with make_bot(settings.telegram_token.get_secret_value(),
@@ -97,9 +97,9 @@ def run(env: dict[str, str] | None = None, *, stop_event: threading.Event | None
         return loaded
     settings, catalog = loaded
     setup_logging(settings.log_level, settings.log_format, secrets_of(settings))
+    from gateways.node import Node
     from trt_actors.errors import StoreError
-    from trt_actors.migrations import migrate
-    from trt_actors.node import Node
+    from trt_actors.infra.migrations import migrate
 
     try:
         conninfo, embedded = database(settings)
@@ -137,7 +137,7 @@ def migrate_cmd() -> int:
     settings, _ = loaded
     setup_logging("INFO")
     from trt_actors.errors import StoreError
-    from trt_actors.migrations import migrate
+    from trt_actors.infra.migrations import migrate
 
     try:
         conninfo, embedded = database(settings)
@@ -152,7 +152,7 @@ def migrate_cmd() -> int:
 
 def sandbox(args: argparse.Namespace) -> int:
     """Emulated KIE and Telegram next to a real node and an embedded PostgreSQL."""
-    from gateways import status_sandbox
+    from gateways.status import sandbox_routes as status_sandbox
     from sandbox.kie_emulator import KieEmulator
     from sandbox.telegram_emulator import TelegramEmulator
 
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     box.add_argument("--task-seconds", type=float, default=3.0)
     bench = sub.add_parser("bench", help="P1-P6: throughput, latency, memory, recovery; "
                                           "writes BENCHMARKS.md")
-    from trt_actors.bench import add_arguments as bench_arguments
+    from tools.bench.main import add_arguments as bench_arguments
 
     bench_arguments(bench)
     # check and e2e parse their own options (`trt-node check --help`)
@@ -206,19 +206,19 @@ def main(argv: list[str] | None = None) -> int:
                    help="free models end to end: STABLE/UNSTABLE/FAILED report")
     args, rest = parser.parse_known_args(argv)
     if args.command == "check":
-        from trt_actors import preflight
+        from tools import check as preflight
 
         setup_logging("ERROR", secrets=environ_secrets())
         return preflight.main(rest)
     if args.command == "e2e":
-        from trt_actors import e2e
+        from tools import e2e
 
         setup_logging("WARNING", secrets=environ_secrets())
         return e2e.main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "bench":
-        from trt_actors import bench as bench_cmd
+        from tools.bench import main as bench_cmd
 
         setup_logging("WARNING")
         return bench_cmd.main(args)

@@ -18,9 +18,9 @@ import pykka
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from trt_actors.embedded_pg import EmbeddedPostgres
-from trt_actors.migrations import migrate
-from trt_actors.store import Store
+from trt_actors.infra.embedded_pg import EmbeddedPostgres
+from trt_actors.infra.migrations import migrate
+from trt_actors.infra.store import Store
 
 
 class Postgres:

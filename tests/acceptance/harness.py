@@ -14,7 +14,7 @@ import requests
 
 from sandbox.kie_emulator import KieEmulator
 from sandbox.telegram_emulator import TelegramEmulator
-from tests.waiting import wait_until  # (the acceptance tests import it from here too)
+from tests.support.waiting import wait_until  # (the acceptance tests import it from here too)
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "424242:acceptance-telegram-token-xyz"

@@ -17,10 +17,10 @@ import pytest
 from sandbox.kie_emulator import KieEmulator
 from sandbox.telegram_emulator import TelegramEmulator
 from tests.acceptance.harness import KIE_KEY, TOKEN, NodeProcess
-from tests.integration import status_state
-from trt_actors import jobs
-from trt_actors.states import Cause, Failure, JobState
-from trt_actors.store import Store
+from tests.support import status_state
+from trt_actors.domain import jobs
+from trt_actors.domain.states import Cause, Failure, JobState
+from trt_actors.infra.store import Store
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 

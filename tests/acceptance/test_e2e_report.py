@@ -11,7 +11,7 @@ import pytest
 from sandbox.kie_emulator import KieEmulator
 from sandbox.telegram_emulator import TelegramEmulator
 from tests.acceptance.harness import KIE_KEY, TOKEN, NodeProcess
-from trt_actors import e2e
+from tools import e2e
 
 pytestmark = pytest.mark.acceptance
 

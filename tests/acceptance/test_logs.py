@@ -24,7 +24,7 @@ from tests.acceptance.harness import (
     media_messages,
     wait_until,
 )
-from trt_actors.logs import add_log_fields, log_context, setup_logging
+from trt_actors.infra.logs import add_log_fields, log_context, setup_logging
 
 pytestmark = pytest.mark.acceptance
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from trt_actors.embedded_pg import EmbeddedPostgres
-from trt_actors.migrations import migrate
+from trt_actors.infra.embedded_pg import EmbeddedPostgres
+from trt_actors.infra.migrations import migrate
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -27,8 +27,8 @@ from psycopg.rows import dict_row
 from sandbox.kie_emulator import KieEmulator
 from sandbox.telegram_emulator import TelegramEmulator
 from tests.acceptance.harness import KIE_KEY, TOKEN, NodeProcess
-from tests.waiting import wait_until
-from trt_actors.embedded_pg import EmbeddedPostgres
+from tests.support.waiting import wait_until
+from trt_actors.infra.embedded_pg import EmbeddedPostgres
 
 FIRST_USER = 10_000
 FORGED_HOST = "forged.invalid"

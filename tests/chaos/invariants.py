@@ -24,7 +24,7 @@ from typing import Any
 
 from tests.acceptance.harness import KIE_KEY, TOKEN
 from tests.chaos.harness import FORGED_HOST, Outcome
-from trt_actors.catalog import load_catalog
+from trt_actors.catalog.model import load_catalog
 
 MARGIN_S = 60.0
 """Seconds beyond the model's maximum duration a job may take to end (restarts included)."""

@@ -13,7 +13,7 @@ import pytest
 
 from tests.chaos.harness import ChaosRun, Profile
 from tests.chaos.invariants import check
-from trt_actors.embedded_pg import EmbeddedPostgres
+from trt_actors.infra.embedded_pg import EmbeddedPostgres
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.chaos, pytest.mark.timeout(900)]
 

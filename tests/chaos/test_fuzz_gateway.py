@@ -23,16 +23,16 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateways.callback_app import CallbackGateway
-from trt_actors import jobs, ledger
-from trt_actors.alerts import Alerts
-from trt_actors.catalog import load_catalog
-from trt_actors.job_actor import JobDeps, SubmitPolicy, job_router
-from trt_actors.outbox import JobMessages
-from trt_actors.router import Router
-from trt_actors.states import Cause, JobState
-from trt_actors.store import Store
-from trt_actors.validation import validate_input
+from gateways.kie.callback_app import CallbackGateway
+from trt_actors.actors.job import JobDeps, SubmitPolicy, job_router
+from trt_actors.actors.router import Router
+from trt_actors.catalog.model import load_catalog
+from trt_actors.catalog.validation import validate_input
+from trt_actors.conversation.job_messages import JobMessages
+from trt_actors.domain import jobs, ledger
+from trt_actors.domain.alerts import Alerts
+from trt_actors.domain.states import Cause, JobState
+from trt_actors.infra.store import Store
 
 pytestmark = pytest.mark.fuzz
 
@@ -72,7 +72,7 @@ def _snapshot(store: Store) -> Any:
 
 @pytest.fixture
 def target(store: Store) -> Iterator[Target]:
-    deps = JobDeps(store=store, kie=NoKie(), notifier=JobMessages(CATALOG), alerts=Alerts(),
+    deps = JobDeps(store=store, kie=NoKie(), job_messages=JobMessages(CATALOG), alerts=Alerts(),
                    validate=lambda m, v: validate_input(CATALOG.get(m), v),
                    policy=SubmitPolicy(callback_base_url="http://127.0.0.1:1/"))
     router = job_router(deps)

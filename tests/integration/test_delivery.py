@@ -19,15 +19,15 @@ import pykka
 import pytest
 from psycopg.types.json import Jsonb
 
-from gateways.rate_pacer import Pacer
-from gateways.telegram_delivery import DeliveryActor, Wake
+from gateways.telegram.delivery import DeliveryActor, Wake
+from gateways.telegram.pacer import Pacer
 from sandbox.kie_media import base_media, padded
 from sandbox.telegram_emulator import TelegramEmulator
-from trt_actors import jobs, ledger, outbox
-from trt_actors.catalog import load_catalog
-from trt_actors.outbox import JobMessages
-from trt_actors.states import Cause, JobState
-from trt_actors.store import Store
+from trt_actors.catalog.model import load_catalog
+from trt_actors.conversation.job_messages import JobMessages
+from trt_actors.domain import jobs, ledger, outbox
+from trt_actors.domain.states import Cause, JobState
+from trt_actors.infra.store import Store
 
 TOKEN = "700123:delivery-SECRET-xyz"
 CATALOG = load_catalog()

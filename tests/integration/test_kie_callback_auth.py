@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from gateways.callback_app import MAX_BODY
+from gateways.kie.callback_app import MAX_BODY
 from sandbox.kie_emulator import KieEmulator
-from tests.integration.kie_harness import (
+from tests.support.kie_harness import (
     API_KEY,
     WEBHOOK_KEY,
     KieHarness,
@@ -24,9 +24,9 @@ from tests.integration.kie_harness import (
     market_success_body,
     wait_until,
 )
-from trt_actors.janitor import JanitorPolicy
-from trt_actors.states import JobState
-from trt_actors.store import Store
+from trt_actors.actors.janitor import JanitorPolicy
+from trt_actors.domain.states import JobState
+from trt_actors.infra.store import Store
 
 STUCK = {"prompt": "a lighthouse at dusk [stuck]"}
 """The emulator never finishes this task: only a forged callback could end the job."""

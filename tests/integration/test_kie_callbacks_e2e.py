@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 
 from sandbox.kie_emulator import KieEmulator
-from tests.integration.kie_harness import (
+from tests.support.kie_harness import (
     API_KEY,
     WEBHOOK_KEY,
     Pipelines,
     wait_until,
 )
-from trt_actors import ledger
-from trt_actors.states import JobState
-from trt_actors.store import Store
+from trt_actors.domain import ledger
+from trt_actors.domain.states import JobState
+from trt_actors.infra.store import Store
 
 SUCCEEDED = JobState.SUCCEEDED
 

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from gateways.kie_client import SUNO_PLACEHOLDER_CALLBACK, KieClient
+from gateways.kie.client import SUNO_PLACEHOLDER_CALLBACK, KieClient
 from trt_actors.errors import (
     KieAuthError,
     KieError,

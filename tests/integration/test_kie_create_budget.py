@@ -9,10 +9,10 @@ handed again as a submit, never as a deadline check, and timed out minutes late.
 from __future__ import annotations
 
 from sandbox.kie_emulator import KieEmulator
-from tests.integration.kie_harness import Pipelines, kie_fixtures, wait_until
-from trt_actors import ledger
-from trt_actors.janitor import JanitorPolicy
-from trt_actors.states import JobState
+from tests.support.kie_harness import Pipelines, kie_fixtures, wait_until
+from trt_actors.actors.janitor import JanitorPolicy
+from trt_actors.domain import ledger
+from trt_actors.domain.states import JobState
 
 FAST_JANITOR = JanitorPolicy(interval=0.1, lease=5.0)
 

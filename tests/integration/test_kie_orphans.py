@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from sandbox.kie_emulator import KieEmulator
-from tests.integration.kie_harness import (
+from tests.support.kie_harness import (
     API_KEY,
     WEBHOOK_KEY,
     Pipelines,
@@ -20,9 +20,9 @@ from tests.integration.kie_harness import (
     sign,
     wait_until,
 )
-from trt_actors.janitor import JanitorPolicy
-from trt_actors.states import JobState
-from trt_actors.store import Store
+from trt_actors.actors.janitor import JanitorPolicy
+from trt_actors.domain.states import JobState
+from trt_actors.infra.store import Store
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import bisect
 import pytest
 
 from sandbox.kie_emulator import KieEmulator
-from tests.integration.kie_harness import Pipelines, kie_fixtures, wait_until
-from trt_actors.states import JobState
-from trt_actors.store import Store
+from tests.support.kie_harness import Pipelines, kie_fixtures, wait_until
+from trt_actors.domain.states import JobState
+from trt_actors.infra.store import Store
 
 emu, pipeline = kie_fixtures(seed=13, duration_s=0.05)
 

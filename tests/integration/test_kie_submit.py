@@ -5,9 +5,9 @@ blindly repeated when it may have (a read timeout), and reconciled by the task's
 from __future__ import annotations
 
 from sandbox.kie_emulator import KieEmulator
-from tests.integration.kie_harness import Pipelines, kie_fixtures, wait_until
-from trt_actors.janitor import JanitorPolicy
-from trt_actors.states import JobState
+from tests.support.kie_harness import Pipelines, kie_fixtures, wait_until
+from trt_actors.actors.janitor import JanitorPolicy
+from trt_actors.domain.states import JobState
 
 SUCCEEDED = JobState.SUCCEEDED
 FAST_JANITOR = JanitorPolicy(interval=0.1, lease=5.0)

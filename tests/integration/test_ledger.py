@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from trt_actors import jobs, ledger
+from trt_actors.domain import jobs, ledger
+from trt_actors.domain.states import Cause, Failure, JobState
 from trt_actors.errors import InsufficientCredits
-from trt_actors.states import Cause, Failure, JobState
-from trt_actors.store import Store
+from trt_actors.infra.store import Store
 
 
 def confirm(store: Store, user_id: int, key: str, price: int = 1, free: bool = False,

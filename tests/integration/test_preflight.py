@@ -15,14 +15,14 @@ from typing import Any, cast
 import psycopg
 import pytest
 
-from gateways.callback_app import CallbackGateway
+from gateways.kie.callback_app import CallbackGateway
 from sandbox.kie_emulator import KieEmulator
 from sandbox.telegram_emulator import TelegramEmulator
 from tests.conftest import Postgres
-from trt_actors import preflight
-from trt_actors.catalog import load_catalog
-from trt_actors.router import Router
-from trt_actors.store import Store
+from tools import check as preflight
+from trt_actors.actors.router import Router
+from trt_actors.catalog.model import load_catalog, packaged_catalog_text
+from trt_actors.infra.store import Store
 
 TOKEN = "777001:preflight-telegram-token-abc"
 KIE_KEY = "preflight-kie-key-0123456"
@@ -125,7 +125,7 @@ def _fresh_database(postgres: Postgres, request: pytest.FixtureRequest) -> str:
 
 
 def _broken_catalog(tmp_path: Path) -> str:
-    data = json.loads((Path(preflight.__file__).parent / "catalog.json").read_text("utf-8"))
+    data = json.loads(packaged_catalog_text())
     z_image = next(m for m in data["models"] if m["id"] == "z-image")
     next(f for f in z_image["fields"] if f["name"] == "aspect_ratio")["default"] = "2:1"
     path = tmp_path / "catalog.json"
@@ -200,7 +200,7 @@ def test_database_down_skips_migrations_and_says_why(
 
 
 def test_catalog_check_requires_the_free_models(tmp_path: Path) -> None:
-    data = json.loads((Path(preflight.__file__).parent / "catalog.json").read_text("utf-8"))
+    data = json.loads(packaged_catalog_text())
     data["models"] = [m for m in data["models"] if m["id"] != "qwen/image-edit"]
     path = tmp_path / "catalog.json"
     path.write_text(json.dumps(data), encoding="utf-8")

@@ -6,10 +6,10 @@ import itertools
 
 import pytest
 
-from trt_actors import jobs, ledger
+from trt_actors.domain import jobs, ledger
+from trt_actors.domain.states import TERMINAL, TRANSITIONS, Cause, Failure, JobState, allowed_from
 from trt_actors.errors import IllegalTransition
-from trt_actors.states import TERMINAL, TRANSITIONS, Cause, Failure, JobState, allowed_from
-from trt_actors.store import Store
+from trt_actors.infra.store import Store
 
 
 def new_job(store: Store, user_id: int = 1, price: int = 3, key: str = "k1") -> jobs.Job:

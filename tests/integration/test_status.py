@@ -16,20 +16,20 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateways import status_sandbox
 from gateways.http_thread import HttpThread
-from gateways.status_app import make_app
-from gateways.status_facts import live_actor
+from gateways.node import Node
+from gateways.status import sandbox_routes as status_sandbox
+from gateways.status.app import make_app
+from gateways.status.facts import live_actor
 from sandbox.kie_emulator import KieEmulator
 from sandbox.telegram_emulator import TelegramEmulator
-from tests.integration import status_state
-from tests.waiting import wait_until
-from trt_actors.catalog import load_catalog
-from trt_actors.embedded_pg import EmbeddedPostgres
-from trt_actors.migrations import migrate
-from trt_actors.node import Node
-from trt_actors.settings import load_settings
-from trt_actors.store import Store
+from tests.support import status_state
+from tests.support.waiting import wait_until
+from trt_actors.catalog.model import load_catalog
+from trt_actors.infra.embedded_pg import EmbeddedPostgres
+from trt_actors.infra.migrations import migrate
+from trt_actors.infra.settings import load_settings
+from trt_actors.infra.store import Store
 
 TOKEN = "424242:status-test-telegram-token"
 KIE_KEY = "status-test-kie-key-123456"

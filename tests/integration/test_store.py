@@ -8,9 +8,9 @@ import psycopg
 
 import sql
 from tests.conftest import Postgres
-from trt_actors import ledger
-from trt_actors.migrations import migrate, pending
-from trt_actors.store import Store
+from trt_actors.domain import ledger
+from trt_actors.infra.migrations import migrate, pending
+from trt_actors.infra.store import Store
 
 
 def test_migrate_twice_and_concurrently_is_safe(postgres: Postgres, database: str) -> None:

@@ -14,12 +14,12 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from pydantic import ValidationError
 
-from trt_actors.catalog import Catalog, FieldType, ModelSpec, load_catalog
+from trt_actors.catalog.model import Catalog, FieldType, ModelSpec, load_catalog
+from trt_actors.catalog.validation import validate_input
 from trt_actors.errors import CatalogError
-from trt_actors.validation import validate_input
 
 FREE = ("z-image", "qwen/text-to-image", "qwen/image-to-image", "qwen/image-edit")
-PACKAGED = Path(__file__).resolve().parents[2] / "trt_actors" / "catalog.json"
+PACKAGED = Path(__file__).resolve().parents[2] / "trt_actors" / "catalog" / "catalog.json"
 
 
 @pytest.fixture(scope="module")

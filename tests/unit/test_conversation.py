@@ -6,10 +6,10 @@ import copy
 from typing import Any
 
 from tests.unit.test_conversation_fakes import CATALOG, Chat, FakeContext
-from trt_actors.catalog import FieldSpec, FieldType
-from trt_actors.conversation import ButtonPressed, Reply, handle
-from trt_actors.conversation_commands import gen_command
-from trt_actors.validation import validate_input
+from trt_actors.catalog.model import FieldSpec, FieldType
+from trt_actors.catalog.validation import validate_input
+from trt_actors.conversation.commands import gen_command
+from trt_actors.conversation.engine import ButtonPressed, Reply, handle
 
 PROMPT = "a red fox in the snow"
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from importlib import resources
 from typing import Any
 
 from tests.unit.test_conversation_fakes import CATALOG, Chat, FakeContext
-from trt_actors.catalog import parse_catalog
-from trt_actors.conversation import (
+from trt_actors.catalog.model import packaged_catalog_text, parse_catalog
+from trt_actors.conversation.engine import (
     STAR_PACKS,
     InvoiceReply,
     MediaSent,
@@ -209,7 +208,7 @@ def test_state_from_an_older_engine_or_a_vanished_model_starts_over_politely() -
 
 
 def test_a_catalog_change_between_events_resumes_with_what_still_fits() -> None:
-    data = json.loads(resources.files("trt_actors").joinpath("catalog.json").read_text("utf-8"))
+    data = json.loads(packaged_catalog_text())
     z_image = next(m for m in data["models"] if m["id"] == "z-image")
     z_image["fields"] = [f for f in z_image["fields"] if f["name"] != "aspect_ratio"]
     z_image["example"].pop("aspect_ratio")

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from trt_actors.catalog import Catalog, load_catalog
-from trt_actors.conversation import (
+from trt_actors.catalog.model import Catalog, load_catalog
+from trt_actors.conversation.engine import (
     Answer,
     Button,
     ButtonPressed,

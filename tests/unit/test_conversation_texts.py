@@ -7,9 +7,9 @@ import string
 import pytest
 
 from tests.unit.test_conversation_fakes import CATALOG
-from trt_actors import texts
-from trt_actors.states import Failure
-from trt_actors.texts_menu import FIELD_NAMES, KIND_LABELS
+from trt_actors.conversation import texts
+from trt_actors.conversation.texts_menu import FIELD_NAMES, KIND_LABELS
+from trt_actors.domain.states import Failure
 
 
 def _fields(template: str) -> set[str]:

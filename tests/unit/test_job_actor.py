@@ -9,11 +9,16 @@ from typing import Any
 
 import pytest
 
-from trt_actors import jobs, ledger
-from trt_actors.alerts import Alerts
-from trt_actors.catalog import load_catalog
+from trt_actors.actors.job import JobDeps, SubmitPolicy, job_router
+from trt_actors.actors.router import Router
+from trt_actors.catalog.model import load_catalog
+from trt_actors.catalog.validation import validate_input
+from trt_actors.conversation.job_messages import JobMessages
+from trt_actors.domain import jobs, ledger
+from trt_actors.domain.alerts import Alerts
+from trt_actors.domain.states import JobState
 from trt_actors.errors import KieAuthError, KieFinal, KieOutcomeUnknown, KieRetryable
-from trt_actors.job_actor import JobDeps, SubmitPolicy, job_router
+from trt_actors.infra.store import Store
 from trt_actors.messages import (
     CancelJob,
     CheckDeadline,
@@ -23,11 +28,6 @@ from trt_actors.messages import (
     TaskReport,
     TaskState,
 )
-from trt_actors.outbox import JobMessages
-from trt_actors.router import Router
-from trt_actors.states import JobState
-from trt_actors.store import Store
-from trt_actors.validation import validate_input
 
 CATALOG = load_catalog()
 PROMPT = {"prompt": "a red fox", "aspect_ratio": "1:1"}
@@ -54,7 +54,7 @@ class ScriptedKie:
 def build(store: Store, kie: ScriptedKie, **policy: Any) -> tuple[Router, Alerts]:
     alerts = Alerts(cooldown=60)
     deps = JobDeps(
-        store=store, kie=kie, notifier=JobMessages(CATALOG), alerts=alerts,
+        store=store, kie=kie, job_messages=JobMessages(CATALOG), alerts=alerts,
         validate=lambda model_id, values: validate_input(CATALOG.get(model_id), values),
         policy=SubmitPolicy(callback_base_url="https://node.example/", unknown_grace=0.0,
                             retry_base=0.0, **policy),

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateways.kie_callbacks import ParsedCallback, parse_callback, tokens_equal, verify_signature
+from gateways.kie.callbacks import ParsedCallback, parse_callback, tokens_equal, verify_signature
 from trt_actors.messages import TaskReport, TaskState
 
 FUZZ = settings(

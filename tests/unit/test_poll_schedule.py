@@ -1,4 +1,4 @@
-"""The status poller's schedule (``gateways.kie_poller.poll_delay``) against KIE's guidance.
+"""The status poller's schedule (``gateways.kie.poller.poll_delay``) against KIE's guidance.
 
 KIE suggests polling every 2–3 s for the first 30 s, every 5–10 s until 2 min, then every
 15–30 s. The poller may wait longer far from a model's expected end (there is nothing to see
@@ -13,8 +13,8 @@ import statistics
 
 import pytest
 
-from gateways.kie_poller import poll_delay
-from trt_actors.job_actor import SubmitPolicy
+from gateways.kie.poller import poll_delay
+from trt_actors.actors.job import SubmitPolicy
 
 EXPECTED = (5, 10, 20, 30, 60, 120, 180, 300, 600)
 """Expected durations of the catalog's models span these."""

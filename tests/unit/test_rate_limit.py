@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from gateways.rate_limit import RateLimiter
+from gateways.kie.rate_limit import RateLimiter
 
 
 class FakeClock:

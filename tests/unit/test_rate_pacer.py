@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateways.rate_pacer import Pacer
+from gateways.telegram.pacer import Pacer
 
 
 def test_a_fresh_start_sends_nothing_counted_for_one_window() -> None:

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Hashable
 from typing import Any
 
-from trt_actors.router import Router, VirtualActor
+from trt_actors.actors.router import Router, VirtualActor
 
 
 class Recorder(VirtualActor):

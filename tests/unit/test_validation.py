@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from trt_actors.catalog import Catalog, FieldSpec, ModelSpec, load_catalog
-from trt_actors.validation import FieldRejected, InputRejected, parse_field, validate_input
+from trt_actors.catalog.model import Catalog, FieldSpec, ModelSpec, load_catalog
+from trt_actors.catalog.validation import FieldRejected, InputRejected, parse_field, validate_input
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 CAT = "https://upload.wikimedia.org/wikipedia/commons/3/3a/Cat03.jpg"

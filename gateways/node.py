@@ -1,0 +1,152 @@
+"""The composition root: builds every part of the node from the settings and supervises it.
+
+Supervision tree (one_for_one at the root; children start in this order and stop in the
+reverse one, so intake stops first and delivery last):
+
+    node
+    ├── delivery    the only writer to Telegram (outbox → Telegram)
+    ├── callbacks   Tornado callback gateway (KIE → callback inbox → job actors)
+    ├── poller      KIE status polling (due jobs → recordInfo → job actors)
+    ├── janitor     due submits, deadlines, unapplied callbacks, orphans
+    ├── intake      Telegram long polling (getUpdates → update inbox → chat actors)
+    └── status      /status, /healthz, /readyz, /metrics
+
+Job and chat actors are virtual (``Router``): not children of the tree, because there is
+nothing to restart — their state is in PostgreSQL and the janitor re-drives anything due.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from gateways.kie.callback_app import CallbackGateway
+from gateways.kie.callbacks import parse_callback
+from gateways.kie.client import KieClient
+from gateways.kie.poller import StatusPoller
+from gateways.status.app import ExtraRoutes, StatusServer
+from gateways.telegram.delivery import DeliveryActor, Wake
+from gateways.telegram.intake import TelegramIntake
+from supervision import ChildSpec, OneForOneSupervisor, Restart, exit_process
+from trt_actors.actors.chat import ChatDeps, chat_router
+from trt_actors.actors.janitor import Janitor, JanitorPolicy
+from trt_actors.actors.job import JobDeps, SubmitPolicy, job_router
+from trt_actors.actors.router import Router
+from trt_actors.actors.ticker import Ticker
+from trt_actors.catalog.model import Catalog
+from trt_actors.catalog.validation import validate_input
+from trt_actors.conversation.job_messages import JobMessages
+from trt_actors.domain.alerts import Alerts
+from trt_actors.infra.settings import Settings
+from trt_actors.infra.store import Store
+from trt_actors.messages import TaskReport
+
+log = logging.getLogger("trt.node")
+
+
+def _split(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _report_of(body: bytes) -> TaskReport | None:
+    return parse_callback(body).report
+
+
+class Node:
+    """Everything one ``run_node.py run`` process runs."""
+
+    def __init__(self, settings: Settings, conninfo: str, catalog: Catalog, *,
+                 on_give_up: Callable[[Any], None] | None = None,
+                 janitor_policy: JanitorPolicy | None = None,
+                 submit_policy: SubmitPolicy | None = None,
+                 status_routes: ExtraRoutes | None = None) -> None:
+        self.settings, self.conninfo, self.catalog = settings, conninfo, catalog
+        self.started_at = time.time()
+        self.store = Store(conninfo, min_size=2, max_size=16)
+        self.ticker = Ticker()
+        self.alerts = Alerts()
+        s = settings
+        self.kie = KieClient(s.kie_api_url, s.kie_api_key.get_secret_value(),
+                             create_limit=(s.kie_create_per_10s, 10.0),
+                             status_limit=(int(s.kie_status_per_s), 1.0))
+        self.job_messages = JobMessages(catalog)
+        self.components: dict[str, Any] = {}
+        policy = submit_policy or SubmitPolicy(
+            callback_base_url=s.public_callback_url,
+            unknown_grace=20.0 if s.public_callback_url else 5.0)
+        self.jobs: Router = job_router(JobDeps(
+            store=self.store, kie=self.kie, job_messages=self.job_messages,
+            validate=lambda model_id, values: validate_input(catalog.get(model_id), values),
+            alerts=self.alerts, policy=policy, after_commit=self.wake_delivery),
+            max_active=s.max_job_actors)
+        self.chats: Router = chat_router(ChatDeps(
+            store=self.store, catalog=catalog, jobs=self.jobs, job_messages=self.job_messages,
+            admin_ids=s.admin_ids, welcome_credits=s.welcome_credits,
+            free_daily_limit=s.free_daily_limit, wake_delivery=self.wake_delivery))
+        token = s.telegram_token.get_secret_value()
+        cb_host, cb_port = _split(s.callback_listen)
+        st_host, st_port = _split(s.status_listen)
+        janitor_policy = janitor_policy or JanitorPolicy()
+        c = self.components
+
+        def keep(name: str, ref: Any) -> Any:
+            c[name] = ref
+            return ref
+
+        self.root = OneForOneSupervisor("node", [
+            ChildSpec("delivery", lambda: keep("delivery", DeliveryActor.start(
+                self.store, token, s.telegram_api_url, self.job_messages,
+                per_second=s.telegram_per_s, per_chat_per_second=s.telegram_per_chat_s))),
+            ChildSpec("callbacks", lambda: keep("callbacks", CallbackGateway.start(
+                self.store, self.jobs, cb_host, cb_port,
+                s.kie_hmac_key.get_secret_value() if s.kie_hmac_key else None))),
+            ChildSpec("poller", lambda: keep("poller", StatusPoller.start(
+                self.store, self.kie, self.jobs, self.ticker,
+                rate_per_s=s.kie_status_per_s))),
+            ChildSpec("janitor", lambda: keep("janitor", Janitor.start(
+                self.store, self.jobs, _report_of, self.ticker, janitor_policy,
+                submit_budget=self.kie.create_budget))),
+            ChildSpec("intake", lambda: keep("intake", TelegramIntake.start(
+                self.store, self.chats, token, s.telegram_api_url))),
+            ChildSpec("status", lambda: keep("status", StatusServer.start(
+                self, st_host, st_port, status_routes)),
+                      restart=Restart.PERMANENT),
+        ], intensity=10, period=60.0, on_give_up=on_give_up or exit_process)
+
+    def start(self) -> Node:
+        self.store.open(wait=True, timeout=30)
+        self.root.start()
+        log.info("node started: %d models in the catalog", len(self.catalog))
+        return self
+
+    def wake_delivery(self) -> None:
+        """Tell the delivery actor to look at the outbox now (called after a commit that
+        queued rows). A Wake already waiting in its inbox will look after this commit too,
+        so a burst of results costs one claim, not one per result."""
+        ref = self.root.child_ref("delivery")
+        if ref is not None and ref.actor_inbox.empty():
+            with contextlib.suppress(Exception):
+                ref.tell(Wake())
+
+    def stop(self) -> None:
+        """Graceful: intake and gateways stop first, in-flight sends finish, pool closes."""
+        log.info("node stopping")
+        self.root.stop(timeout=30)
+        self.chats.close()
+        self.jobs.close()
+        self.ticker.stop()
+        self.kie.close()
+        self.store.close()
+        log.info("node stopped")
+
+    def actor(self, name: str) -> Any:
+        """The live actor object of a permanent child (for read-only snapshots)."""
+        ref = self.root.child_ref(name)
+        if ref is None:
+            return None
+        weak = getattr(ref, "_actor_weakref", None)  # pykka keeps only a weak reference
+        return weak() if weak is not None else None

@@ -1,0 +1,238 @@
+"""Every fact the operator sees, gathered once: the /status JSON, the dashboard and /metrics.
+
+``collect(node)`` reads the in-memory snapshots (supervision tree, routers, gateways, alerts,
+KIE limiter, pool) and, when the database answers, the named ``status_*`` queries. It never
+raises for a database outage: it first probes PostgreSQL on a short, separate connection (the
+pool would make every query wait out its checkout timeout) and, when that fails, reports
+``"database": "down: ..."`` with the database sections set to ``None`` and everything held in
+memory still shown. ``ready(node)`` is the /readyz verdict from the same probe.
+
+Blocking: both run on the status server's executor, never on its event loop.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+
+import sql
+from trt_actors.domain.states import JobState
+from trt_actors.errors import StoreError
+from trt_actors.infra.store import mapped_errors
+
+if TYPE_CHECKING:
+    from gateways.node import Node
+
+__all__ = ["FAILURES_SHOWN", "VERSION", "Probe", "collect", "live_actor", "probe", "ready"]
+
+try:
+    VERSION = importlib.metadata.version("trt-node")
+except importlib.metadata.PackageNotFoundError:  # running from a bare checkout
+    VERSION = "0.1.0"
+
+FAILURES_SHOWN = 20
+"""How many recent failures /status lists (newest first)."""
+
+ORPHAN_KINDS = ("parked", "claimed", "expired")
+IN_FLIGHT = tuple(s.value for s in JobState if not s.terminal)
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """One look at PostgreSQL on a fresh connection."""
+
+    ok: bool
+    """The server accepted a connection and answered."""
+    error: str | None
+    """Why not, in one line (no secrets: psycopg's messages carry no password)."""
+    pending: list[int] | None
+    """Migrations this version ships that the database lacks (``None`` when down)."""
+
+
+def probe(conninfo: str, timeout: int = 3) -> Probe:
+    """Connect (at most ``timeout`` s), read the applied migrations, disconnect."""
+    try:
+        with mapped_errors(), psycopg.connect(
+                conninfo, autocommit=True, connect_timeout=max(2, timeout)) as conn:
+            row = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+            applied: set[int] = set()
+            if row and row[0]:
+                applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+    except StoreError as exc:
+        return Probe(False, str(exc), None)
+    return Probe(True, None, [m.version for m in sql.migrations() if m.version not in applied])
+
+
+def _checks(found: Probe, tree: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    children = {c["id"]: c["state"] for c in tree.get("children", [])
+                if c.get("restart") == "permanent"}
+    checks = {
+        "database": found.ok,
+        "migrations_current": found.ok and found.pending == [],
+        "pending_migrations": found.pending,
+        "children": children,
+    }
+    ok = bool(checks["migrations_current"]
+              and all(state == "running" for state in children.values()))
+    return ok, checks
+
+
+def ready(node: Node) -> tuple[bool, dict[str, Any]]:
+    """/readyz: database reachable, migrations current, every permanent child running."""
+    return _checks(probe(node.conninfo), node.root.snapshot())
+
+
+def collect(node: Node) -> dict[str, Any]:
+    """The /status document (see the README's "status fields" for each key)."""
+    now = time.time()
+    tree = node.root.snapshot()
+    _share_budget(tree)
+    found = probe(node.conninfo)
+    is_ready, checks = _checks(found, tree)
+    intake, poller, delivery = (_snapshot(node, n) for n in ("intake", "poller", "delivery"))
+    callbacks = live_actor(node, "callbacks")
+    out: dict[str, Any] = {
+        "version": VERSION,
+        "started_at": _iso(node.started_at),
+        "uptime_s": round(now - node.started_at, 1),
+        "ready": is_ready,
+        "checks": checks,
+        "database": "up" if found.ok else f"down: {found.error}",
+        "supervision": tree,
+        "actors": {"jobs": node.jobs.snapshot(), "chats": node.chats.snapshot()},
+        "jobs": None, "orphans": None, "depths": None,
+        "telegram": {**(intake or {}), "last_update_id": None, "last_update_age_s": None,
+                     "lag_s": None, "lag_updates": None},
+        "delivery": {**(delivery or {}), "outbox": None},
+        "polling": poller,
+        "callbacks": dict(callbacks.ctx.stats.__dict__) if callbacks is not None else None,
+        "kie_rate_headroom": node.kie.rate_headroom(),
+        "db_pool": node.store.stats(),
+        "alerts": node.alerts.snapshot(),
+        "failures": [],
+    }
+    failed_jobs: list[dict[str, Any]] = []
+    if found.ok:
+        try:
+            failed_jobs = _read_database(node, out)
+        except StoreError as exc:  # went down between the probe and the queries
+            out["database"] = f"down: {exc}"
+            out["ready"] = False
+    out["failures"] = _failures(out, failed_jobs)
+    return out
+
+
+def _read_database(node: Node, out: dict[str, Any]) -> list[dict[str, Any]]:
+    """Fill the database sections of ``out``; return the recently failed jobs."""
+    with node.store.transaction() as tx:
+        job_rows = tx.all("status_jobs")
+        depths = tx.one("status_depths") or {}
+        orphan_rows = tx.all("orphans_stats")
+        telegram = tx.one("status_telegram") or {}
+        outbox = tx.one("status_outbox") or {}
+        failed = tx.all("status_failed_jobs", limit=FAILURES_SHOWN)
+    by_state = {s.value: 0 for s in JobState}
+    by_model: dict[str, dict[str, int]] = {}
+    for row in job_rows:
+        by_state[row["state"]] = by_state.get(row["state"], 0) + row["n"]
+        model = by_model.setdefault(row["model_id"], {})
+        model[row["state"]] = model.get(row["state"], 0) + row["n"]
+    out["jobs"] = {
+        "by_state": by_state,
+        "by_model": dict(sorted(by_model.items())),
+        "total": sum(by_state.values()),
+        "in_flight": sum(by_state[s] for s in IN_FLIGHT),
+        "oldest_in_flight_s": _round(depths.get("oldest_in_flight_s")),
+    }
+    orphans: dict[str, Any] = {k: {"count": 0, "oldest": None} for k in ORPHAN_KINDS}
+    for row in orphan_rows:
+        orphans[row["status"]] = {"count": row["n"], "oldest": row["oldest"].isoformat()}
+    parked = next((r for r in orphan_rows if r["status"] == "parked"), None)
+    orphans["oldest_parked_age_s"] = (
+        _round((datetime.now(UTC) - parked["oldest"]).total_seconds()) if parked else None)
+    out["orphans"] = orphans
+    out["depths"] = {"callback_inbox": depths.get("callback_inbox", 0),
+                     "telegram_inbox": depths.get("telegram_inbox", 0),
+                     "outbox": depths.get("outbox", 0)}
+    out["telegram"].update(
+        last_update_id=telegram.get("last_update_id"),
+        last_update_age_s=_round(telegram.get("last_update_age_s")),
+        lag_s=_round(telegram.get("oldest_unhandled_s") or 0.0),
+        lag_updates=depths.get("telegram_inbox", 0))
+    out["delivery"]["outbox"] = {"pending": outbox.get("pending", 0),
+                                 "sending": outbox.get("sending", 0),
+                                 "oldest_open_s": _round(outbox.get("oldest_open_s"))}
+    return failed
+
+
+def _failures(out: dict[str, Any], failed_jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last failures from every source, newest first (unknown times last)."""
+    found: list[dict[str, Any]] = []
+
+    def add(source: str, at: float | None, reason: str, **extra: Any) -> None:
+        found.append({"source": source, "at": at, "time": _iso(at), "reason": reason, **extra})
+
+    def walk(tree: dict[str, Any], path: str) -> None:
+        for child in tree.get("children", []):
+            name = f"{path}/{child['id']}"
+            failure = child.get("last_failure")
+            if failure:
+                add(f"supervision {name}", _unix(failure.get("time")), failure["reason"])
+            if "supervisor" in child:
+                walk(child["supervisor"], name)
+
+    walk(out["supervision"], out["supervision"].get("id", "root"))
+    for kind, snap in out["actors"].items():
+        last = snap.get("last_failure")
+        if last:
+            add(f"{kind[:-1]} actor", last.get("at"), last["reason"])
+    if out["delivery"].get("last_error"):
+        add("delivery", None, out["delivery"]["last_error"])
+    for row in failed_jobs:
+        reason = row["failure"] + (f": {row['detail']}" if row.get("detail") else "")
+        add("job", row["at"], reason, job_id=row["id"], model=row["model_id"],
+            cause=row["cause"])
+    found.sort(key=lambda f: -(f["at"] or 0.0))
+    return found[:FAILURES_SHOWN]
+
+
+def _share_budget(tree: dict[str, Any]) -> None:
+    """Restart intensity is a budget of the supervisor, shared by its children (Erlang):
+    show it on each child too, so a reader of one row sees how much is left."""
+    for child in tree.get("children", []):
+        child["budget_left"] = tree.get("budget_left")
+        if "supervisor" in child:
+            _share_budget(child["supervisor"])
+
+
+def live_actor(node: Node, name: str) -> Any:
+    """The running actor object of a permanent child, for its read-only snapshot."""
+    actor = node.actor(name)
+    if actor is None:
+        # pykka 4 keeps the actor behind a weak reference on the ref (``Node.actor`` looks
+        # for ``_actor``, which pykka 4 does not have).
+        deref = getattr(node.root.child_ref(name), "_actor_weakref", None)
+        actor = deref() if callable(deref) else None
+    return actor
+
+
+def _snapshot(node: Node, name: str) -> dict[str, Any] | None:
+    snap = getattr(live_actor(node, name), "snapshot", None)
+    return dict(snap()) if callable(snap) else None
+
+
+def _iso(at: float | None) -> str | None:
+    return None if at is None else datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
+
+
+def _unix(iso: str | None) -> float | None:
+    return None if not iso else datetime.fromisoformat(iso).timestamp()
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 1)

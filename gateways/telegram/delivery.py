@@ -1,0 +1,383 @@
+"""The delivery actor: the only writer of bot messages to Telegram, working off the outbox.
+
+Shape: a supervised pykka actor claims due outbox rows (on ``Wake``, told by whoever queued
+something, and every ``interval`` seconds) and hands them to its own asyncio loop thread,
+where python-telegram-bot's ``Bot`` sends them. Each chat has one worker coroutine that takes
+its rows strictly in outbox order; every send and edit waits for a slot from the
+:mod:`~gateways.telegram.pacer` (bot-wide and per-chat limits, oldest row first), answers to
+callback / pre-checkout queries go out at once. Database work from the loop
+(:mod:`~gateways.telegram.delivery_outcomes`) runs on a small thread pool, so the loop never
+blocks; the Bot API calls are :mod:`~gateways.telegram.send`'s, on
+:mod:`~gateways.telegram.bot_thread`'s loop.
+
+Durability: a row is ``sending`` while it is in memory. At start every ``sending`` row goes
+back to ``pending`` — only rows on the wire at a kill can reach a chat twice. A ``result``
+row moves its job SUCCEEDED → DELIVERING before sending; after the send, marking the row sent
+with Telegram's message ids, DELIVERING → DELIVERED (hold captured) and
+``job_messages.delivered`` are one transaction.
+
+Errors: ``RetryAfter`` pauses the chat (and every chat, when several are refused at once) and
+sends the same row again; timeouts, network errors and 5xx retry with exponential backoff and
+jitter (recorded in ``not_before`` and ``attempts``) up to ``max_attempts``; a chat that
+refuses the bot (403, chat not found) fails every queued row of it, and its results' jobs end
+FAILED undeliverable (hold released); any other refusal fails the row with the error kept.
+The bot token never appears in a log line or a stored error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import threading
+import time
+import traceback
+from collections import defaultdict, deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pykka
+from telegram.error import RetryAfter
+
+from gateways.telegram.bot_thread import BotThread
+from gateways.telegram.delivery_outcomes import Outcomes
+from gateways.telegram.pacer import Pacer, SendGate
+from gateways.telegram.send import (
+    MB,
+    Item,
+    Redactor,
+    TelegramSender,
+    Verdict,
+    classify,
+    redact_library_logs,
+    retry_after_seconds,
+)
+from supervision import SupervisedActor
+from trt_actors.conversation.job_messages import JobMessages
+from trt_actors.errors import DatabaseUnavailable, TelegramError
+from trt_actors.infra.logs import log_context
+from trt_actors.infra.store import Store
+
+log = logging.getLogger("trt.delivery")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Wake:
+    """Look at the outbox now: something was queued (or it is simply time to look)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _LoopFailed:
+    reason: str
+    """Why the loop cannot go on (an invalid token); the actor fails with it."""
+
+
+class DeliveryStats:
+    """Counters for /status, shared by the actor and the loop thread."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.queued = self.sent = self.too_many = self.failures = self.retries = 0
+        self.recent: deque[float] = deque()
+        self.last_error: str | None = None
+
+    def add(self, **deltas: int) -> None:
+        with self.lock:
+            for name, delta in deltas.items():
+                setattr(self, name, getattr(self, name) + delta)
+            if deltas.get("sent"):
+                now = time.monotonic()
+                self.recent.append(now)
+                while self.recent and now - self.recent[0] > 10.0:
+                    self.recent.popleft()
+
+    def error(self, text: str) -> None:
+        with self.lock:
+            self.last_error = text
+
+    def snapshot(self) -> dict[str, Any]:
+        now = time.monotonic()
+        with self.lock:
+            recent = sum(1 for t in self.recent if now - t <= 10.0)
+            return {"queued": self.queued, "sent": self.sent, "sent_last_10s": recent,
+                    "rate_per_s": round(recent / 10.0, 2), "too_many_requests": self.too_many,
+                    "failures": self.failures, "retries": self.retries,
+                    "last_error": self.last_error}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    per_second: float = 30.0
+    per_chat_per_second: float = 1.0
+    interval: float = 0.5
+    batch: int = 100
+    max_queued: int = 300
+    per_chat_queued: int = 10
+    max_attempts: int = 10
+    backoff_base: float = 1.0
+    backoff_cap: float = 60.0
+    read_timeout: float = 20.0
+    download_limit: int = 50 * MB
+    download_timeout: float = 60.0
+
+
+class DeliveryLoop:
+    """The asyncio side: the bot thread, the gate, one worker per chat with queued rows."""
+
+    def __init__(self, token: str, api_url: str, outcomes: Outcomes, settings: Settings,
+                 stats: DeliveryStats, redact: Redactor,
+                 request_wake: Callable[[], None], on_fatal: Callable[[str], None]) -> None:
+        self.outcomes, self.settings, self.stats, self.redact = outcomes, settings, stats, redact
+        self.request_wake, self.on_fatal = request_wake, on_fatal
+        self.thread = BotThread(token, api_url, redact, read_timeout=settings.read_timeout,
+                                media_timeout=settings.download_timeout)
+        self.gate = SendGate(Pacer(settings.per_second, settings.per_chat_per_second))
+        self.gate.pacer.quiet_start(time.monotonic())  # the previous run's last sends count
+        self.sender = TelegramSender(self.thread.bot, self.gate,
+                                     download_limit=settings.download_limit,
+                                     download_timeout=settings.download_timeout)
+        self.pool = ThreadPoolExecutor(3, thread_name_prefix="delivery-db")
+        self.queues: dict[int, deque[Item]] = defaultdict(deque)
+        self.workers: dict[int, asyncio.Task[None]] = {}
+        self.rng = random.Random()
+        self._last_429: tuple[int, float] = (0, -1e9)  # (chat, time) of the latest refusal
+        self._refill_at = 0.0
+
+    def start(self) -> None:
+        self.thread.start()
+        self.thread.call_soon(self.thread.spawn, self._tick())
+
+    @property
+    def alive(self) -> bool:
+        return self.thread.alive
+
+    def stop(self) -> None:
+        self.thread.stop()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    # --- hand-off from the actor ---------------------------------------------------------------
+
+    def submit(self, items: list[Item]) -> None:
+        """Thread-safe: queue claimed rows (in outbox order)."""
+        self.thread.call_soon(self._enqueue, items)
+
+    def _enqueue(self, items: list[Item]) -> None:
+        for item in items:
+            if not item.counted:
+                self.thread.spawn(self._deliver(item))
+                continue
+            self.queues[item.chat_id].append(item)
+            if item.chat_id not in self.workers:
+                self.workers[item.chat_id] = self.thread.spawn(self._chat_worker(item.chat_id))
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.interval)
+            self.request_wake()
+
+    async def _chat_worker(self, chat_id: int) -> None:
+        queue = self.queues[chat_id]
+        try:
+            while queue:
+                item = queue[0]
+                with log_context(job_id=item.job_id, chat_id=item.chat_id):
+                    failed = await self._deliver(item)
+                if queue and queue[0] is item:
+                    queue.popleft()
+                if failed:  # the chat refused the bot: its other rows failed with this one
+                    dropped = [i for i in queue if i.id in failed]
+                    for i in dropped:
+                        queue.remove(i)
+                    self.stats.add(queued=-len(dropped))
+                now = time.monotonic()
+                if self.stats.queued < self.settings.max_queued // 2 and now > self._refill_at:
+                    self._refill_at = now + 0.2  # refill early, but claim at most 5 times/s
+                    self.request_wake()
+        finally:
+            self.workers.pop(chat_id, None)
+            if not queue:
+                self.queues.pop(chat_id, None)
+
+    # --- one row -------------------------------------------------------------------------------
+
+    async def _db(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run database work off the loop; wait out a database outage."""
+        delay = 0.5
+        while True:
+            try:
+                return await self.thread.loop.run_in_executor(self.pool, fn, *args)
+            except DatabaseUnavailable as exc:
+                self.stats.error(str(exc))
+                log.warning("delivery: %s; retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def _deliver(self, item: Item) -> set[int]:
+        """Send one row until it is sent or failed; the ids of other rows failed with it."""
+        sent: list[int] | None = None
+        try:
+            go, target = await self._db(self.outcomes.prepare, item)
+            while go:
+                try:
+                    sent = await self.sender.send(item, target)
+                except Exception as exc:
+                    go, failed = await self._after_error(item, exc)
+                    if failed:
+                        return failed - {item.id}
+                else:
+                    await self._db(self.outcomes.sent, item, sent)
+                    self.stats.add(sent=1)
+                    return set()
+            return set()
+        except Exception as exc:  # a bug: fail the row rather than stall its chat
+            text = self.redact(f"{type(exc).__name__}: {exc}")
+            log.error("delivery of outbox %s failed: %s\n%s", item.id, text,
+                      self.redact(traceback.format_exc()))
+            self.stats.error(text)
+            self.stats.add(failures=1)
+            if sent is None:  # (a sent row stays 'sending': a restart sends it again)
+                try:
+                    await self._db(self.outcomes.failed, item, text)
+                except Exception as again:
+                    log.error("outbox %s: %s", item.id, self.redact(str(again)))
+            return set()
+        finally:
+            self.stats.add(queued=-1)
+
+    async def _after_error(self, item: Item, exc: Exception) -> tuple[bool, set[int]]:
+        """Decide after a failed call: ``(send again?, ids failed)``."""
+        verdict = classify(exc)
+        text = self.redact(f"{type(exc).__name__}: {exc}")[:1000]
+        self.stats.error(f"outbox {item.id}: {text}")
+        now = time.monotonic()
+        if verdict is Verdict.RETRY_AFTER:
+            assert isinstance(exc, RetryAfter)
+            until = now + retry_after_seconds(exc)
+            self.stats.add(too_many=1)
+            self.gate.pacer.pause_chat(item.chat_id, until)
+            last_chat, last_at = self._last_429
+            if last_chat != item.chat_id and now - last_at < 1.0:
+                self.gate.pacer.pause_all(until)  # several chats refused: the bot-wide limit
+            self._last_429 = (item.chat_id, now)
+            self.gate.kick()
+            if not item.counted:
+                await asyncio.sleep(until - now)
+            return True, set()
+        if verdict is Verdict.FATAL:
+            self.on_fatal(text)
+            await asyncio.sleep(self.settings.backoff_cap)
+            return True, set()
+        if verdict is Verdict.RETRY and item.attempts < self.settings.max_attempts:
+            s = self.settings
+            delay = min(s.backoff_cap, s.backoff_base * 2 ** (item.attempts - 1)) \
+                * self.rng.uniform(0.5, 1.0)
+            item.attempts = await self._db(self.outcomes.retry, item, text, delay)
+            self.stats.add(retries=1)
+            log.info("delivery: outbox %s attempt failed (%s); retry in %.1f s",
+                     item.id, text, delay)
+            await asyncio.sleep(delay)
+            return True, set()
+        if verdict is Verdict.CHAT_GONE:
+            failed = set(await self._db(self.outcomes.chat_gone, item, text))
+        else:
+            failed = set(await self._db(self.outcomes.failed, item, text))
+        log.info("delivery: outbox %s failed: %s", item.id, text)
+        self.stats.add(failures=len(failed))
+        return False, failed | {item.id}
+
+
+class DeliveryActor(SupervisedActor):
+    """The only writer to Telegram; a permanent child of the node's supervisor.
+
+    ``job_messages`` writes the follow-ups (``delivered``, ``failed``) in the transaction of the
+    job's move. Tell it :class:`Wake` after queuing outbox rows; it also looks every
+    ``interval`` seconds. ``snapshot()`` may be called from any thread.
+    """
+
+    def __init__(self, store: Store, bot_token: str, api_url: str, job_messages: JobMessages, *,
+                 per_second: float = 30.0, per_chat_per_second: float = 1.0,
+                 **settings: Any) -> None:
+        super().__init__()
+        self.store = store
+        self.settings = Settings(per_second=per_second,
+                                 per_chat_per_second=per_chat_per_second, **settings)
+        self.redact = Redactor(bot_token)
+        self.stats = DeliveryStats()
+        self._token, self._api_url = bot_token, api_url.rstrip("/")
+        self.outcomes = Outcomes(store, job_messages)
+        self.loop: DeliveryLoop | None = None
+
+    def on_start(self) -> None:
+        requeued = self.store.run("delivery_requeue")
+        if requeued:
+            log.info("delivery: %d row(s) left sending by the previous run queued again",
+                     requeued)
+        ref = self.actor_ref
+
+        def request_wake() -> None:
+            if ref.actor_inbox.empty():
+                with contextlib.suppress(pykka.ActorDeadError):
+                    ref.tell(Wake())
+
+        def on_fatal(reason: str) -> None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                ref.tell(_LoopFailed(reason))
+
+        redact_library_logs(self.redact)
+        self.loop = DeliveryLoop(self._token, self._api_url, self.outcomes, self.settings,
+                                 self.stats, self.redact, request_wake, on_fatal)
+        self.loop.start()
+        self._claim()
+
+    def on_stop(self) -> None:
+        if self.loop is not None:
+            self.loop.stop()
+
+    def on_failure(self, *exc_info: Any) -> None:
+        self.on_stop()
+
+    def on_receive(self, message: Any) -> Any:
+        match message:
+            case Wake():
+                try:
+                    self._claim()
+                except DatabaseUnavailable as exc:
+                    log.debug("delivery: %s", exc)
+            case _LoopFailed(reason=reason):
+                raise TelegramError(f"delivery cannot go on: {reason}")
+            case _:
+                log.warning("delivery: unexpected message %r", message)
+        return None
+
+    def _claim(self) -> None:
+        loop = self.loop
+        if loop is None or not loop.alive:
+            raise TelegramError("the delivery loop thread is not running")
+        s = self.settings
+        rows = self.store.all("delivery_claim", answers=True, limit=s.batch, per_chat=0)
+        room = min(s.batch, s.max_queued - self.stats.queued)
+        if room > 0:
+            rows += self.store.all("delivery_claim", answers=False, limit=room,
+                                   per_chat=s.per_chat_queued)
+        if not rows:
+            return
+        items = [Item(r["id"], r["chat_id"], r["job_id"], r["kind"], r["payload"],
+                      r["attempts"], r["message_ids"]) for r in sorted(rows, key=_row_id)]
+        self.stats.add(queued=len(items))
+        loop.submit(items)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Queue depth in memory, sends (total, last 10 s, rate), 429s, failures, last error."""
+        out = self.stats.snapshot()
+        out.update(limit_per_s=self.settings.per_second,
+                   limit_per_chat_per_s=self.settings.per_chat_per_second,
+                   loop_alive=bool(self.loop and self.loop.alive))
+        return out
+
+
+def _row_id(row: dict[str, Any]) -> int:
+    return int(row["id"])

@@ -1,0 +1,269 @@
+"""Telegram intake: getUpdates → update inbox → chat actors, with nothing lost or repeated.
+
+python-telegram-bot's ``Updater`` confirms updates to Telegram *before* handlers run, so a
+crash loses them; here the polling actor calls ``getUpdates`` itself with PTB's ``Bot``,
+writes every update into ``telegram_updates`` together with the next offset in ONE
+transaction, and only the next ``getUpdates`` (with that offset) confirms them to Telegram.
+Then each stored update is routed to its chat actor, which marks it handled in the
+transaction that handles it. At start-up every unhandled update is routed again.
+
+Errors, by class (as in PTB's own network loop): ``RetryAfter`` → wait what Telegram says;
+``TimedOut`` / ``NetworkError`` → retry with backoff capped at 30 s; ``Conflict`` (another
+process polls this token) → one log line, stop polling and report it, do not fight;
+``InvalidToken`` → stop (the node's pre-flight ``getMe`` refuses to start with a bad token).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import telegram
+from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
+
+from supervision import SupervisedActor
+from trt_actors.actors.chat import UpdateReceived
+from trt_actors.actors.router import Router
+from trt_actors.errors import DatabaseUnavailable, StoreError
+from trt_actors.infra.store import Store
+
+log = logging.getLogger("trt.telegram.intake")
+
+ALLOWED_UPDATES = ["message", "callback_query", "pre_checkout_query"]
+OFFSET_KEY = "telegram_offset"
+
+
+def make_bot(token: str, api_url: str, *, read_timeout: float = 10.0) -> telegram.Bot:
+    """A PTB ``Bot`` for ``<api_url>/bot<token>/<method>`` (the emulator or Telegram)."""
+    from telegram.request import HTTPXRequest
+
+    request = HTTPXRequest(connection_pool_size=16, read_timeout=read_timeout,
+                           connect_timeout=5.0, write_timeout=10.0)
+    polling = HTTPXRequest(connection_pool_size=2, read_timeout=read_timeout + 60,
+                           connect_timeout=5.0)
+    return telegram.Bot(token, base_url=f"{api_url}/bot", base_file_url=f"{api_url}/file/bot",
+                        request=request, get_updates_request=polling)
+
+
+def clean_json(value: Any) -> Any:
+    """The update as PostgreSQL's jsonb accepts it: no NUL characters, no lone surrogates
+    (both are legal in Telegram's JSON and refused by jsonb); each becomes U+FFFD."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "\ufffd")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return value
+    if isinstance(value, dict):
+        return {clean_json(k): clean_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_json(v) for v in value]
+    return value
+
+
+def chat_of(update: dict[str, Any]) -> int | None:
+    for key in ("message", "edited_message", "callback_query", "pre_checkout_query"):
+        part = update.get(key)
+        if not isinstance(part, dict):
+            continue
+        if key == "callback_query":
+            part = part.get("message") or {"chat": part.get("from")}
+        if key == "pre_checkout_query":
+            return int(part["from"]["id"]) if isinstance(part.get("from"), dict) else None
+        chat = part.get("chat")
+        if isinstance(chat, dict) and isinstance(chat.get("id"), int):
+            return int(chat["id"])
+    return None
+
+
+class TelegramIntake(SupervisedActor):
+    """Permanent child: runs the long-poll loop on its own asyncio thread."""
+
+    def __init__(self, store: Store, chats: Router, token: str, api_url: str, *,
+                 poll_timeout: int = 25, on_conflict: Callable[[str], None] | None = None) -> None:
+        super().__init__()
+        self.store, self.chats = store, chats
+        self.token, self.api_url = token, api_url
+        self.poll_timeout = poll_timeout
+        self.on_conflict = on_conflict
+        self.state = "starting"
+        self.offset: int | None = None
+        self.received = 0
+        self.last_poll_at: float | None = None
+        self._halt = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    # --- actor ------------------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        self.redispatch_unhandled()
+        self._thread = threading.Thread(target=self._run, name="telegram-intake", daemon=True)
+        self._thread.start()
+
+    def on_stop(self) -> None:
+        self._halt.set()
+        loop, task = self._loop, self._task
+        if loop is not None and task is not None and not loop.is_closed():
+            # Cancel the long poll now instead of waiting up to poll_timeout for it.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(task.cancel)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def on_receive(self, message: Any) -> Any:
+        if message == "check" and self.state == "failed":
+            raise RuntimeError("telegram intake loop died")
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"state": self.state, "offset": self.offset, "received": self.received,
+                "last_poll_age_s": (round(time.time() - self.last_poll_at, 1)
+                                    if self.last_poll_at else None)}
+
+    def redispatch_unhandled(self) -> int:
+        rows = self.store.all("updates_unhandled", limit=100_000)
+        for row in rows:
+            self._dispatch(row["update_id"], row["chat_id"])
+        if rows:
+            log.info("re-dispatched %d unhandled updates", len(rows))
+        return len(rows)
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._task = loop.create_task(self._poll_forever())
+        try:
+            loop.run_until_complete(self._task)
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("telegram intake loop crashed")
+            self.state = "failed"
+            with contextlib.suppress(Exception):  # already stopping
+                self.actor_ref.tell("check")  # make the supervisor see it and restart us
+        finally:
+            loop.close()
+
+    async def _poll_forever(self) -> None:
+        bot = make_bot(self.token, self.api_url, read_timeout=10.0)
+        backoff = 1.0
+        async with bot:
+            self.offset = await asyncio.to_thread(self._load_offset)
+            self.state = "polling"
+            while not self._halt.is_set():
+                try:
+                    # Raw JSON, not PTB objects: one update PTB cannot parse (a newer Bot
+                    # API field, say) must not make the whole batch unreadable forever.
+                    with warnings.catch_warnings():  # PTB prefers get_updates; see above
+                        warnings.simplefilter("ignore")
+                        updates = await bot.do_api_request(
+                            "getUpdates",
+                            api_kwargs={"offset": self.offset, "timeout": self.poll_timeout,
+                                        "allowed_updates": ALLOWED_UPDATES},
+                            read_timeout=self.poll_timeout + 10)
+                    self.last_poll_at = time.time()
+                    backoff = 1.0
+                except RetryAfter as exc:
+                    delay = float(exc.retry_after if isinstance(exc.retry_after, int | float)
+                                  else exc.retry_after.total_seconds())
+                    log.warning("getUpdates: flood control, waiting %.0fs", delay)
+                    await self._sleep(delay)
+                    continue
+                except Conflict:
+                    self.state = "conflict"
+                    log.error("getUpdates: 409 Conflict — another process is polling this bot "
+                              "token; this node stopped polling (stop the other one and restart)")
+                    if self.on_conflict is not None:
+                        self.on_conflict("another process polls this bot token")
+                    return
+                except InvalidToken:
+                    self.state = "invalid_token"
+                    log.error("getUpdates: Telegram rejected TRT_TELEGRAM_TOKEN; polling stopped")
+                    return
+                except (TimedOut, NetworkError) as exc:
+                    log.info("getUpdates: %s; retrying in %.1fs", type(exc).__name__, backoff)
+                    await self._sleep(backoff * random.uniform(0.8, 1.2))
+                    backoff = min(30.0, backoff * 2)
+                    continue
+                if isinstance(updates, list) and updates:
+                    await self._store_and_dispatch(
+                        [clean_json(u) for u in updates if isinstance(u, dict)
+                         and isinstance(u.get("update_id"), int)])
+
+    async def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self._halt.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+    async def _store_and_dispatch(self, updates: list[dict[str, Any]]) -> None:
+        next_offset = max(int(u["update_id"]) for u in updates) + 1
+        while not self._halt.is_set():
+            try:
+                rows = await asyncio.to_thread(self._store, updates, next_offset)
+                break
+            except DatabaseUnavailable as exc:
+                # Not stored → not confirmed: keep the offset and try the write again.
+                log.warning("updates not stored (%s); retrying", exc)
+                await self._sleep(1.0)
+        else:
+            return
+        self.offset = next_offset
+        self.received += len(rows)
+        for row in sorted(rows, key=lambda r: r["update_id"]):
+            self._dispatch(row["update_id"], row["chat_id"])
+
+    def _load_offset(self) -> int | None:
+        row = self.store.one("state_get", key=OFFSET_KEY)
+        return int(row["value"]) if row else None
+
+    def _store(self, updates: list[dict[str, Any]], next_offset: int) -> list[dict[str, Any]]:
+        batch = [{"update_id": u["update_id"], "chat_id": chat_of(u), "payload": u}
+                 for u in updates]
+        try:
+            with self.store.transaction() as tx:
+                rows = tx.all("updates_store", updates=json.dumps(batch))
+                tx.run("state_set", key=OFFSET_KEY, value=json.dumps(next_offset))
+            return rows
+        except DatabaseUnavailable:
+            raise
+        except StoreError as exc:
+            # One update the database refuses must not block the others: store them one by
+            # one, keeping a bare record of any that still fails (handled, so never replayed).
+            log.warning("update batch refused (%s); storing one by one", exc)
+        rows = []
+        with self.store.transaction() as tx:
+            for item in batch:
+                try:
+                    with tx.savepoint():
+                        rows.extend(tx.all("updates_store", updates=json.dumps([item])))
+                except DatabaseUnavailable:
+                    raise
+                except StoreError as exc:
+                    log.warning("update %s refused by the database: %s", item["update_id"], exc)
+                    bare = {"update_id": item["update_id"], "chat_id": None,
+                            "payload": {"update_id": item["update_id"], "refused": True}}
+                    tx.all("updates_store", updates=json.dumps([bare]))
+                    tx.run("update_handled", update_id=item["update_id"])
+            tx.run("state_set", key=OFFSET_KEY, value=json.dumps(next_offset))
+        return rows
+
+    def _dispatch(self, update_id: int, chat_id: int | None) -> None:
+        if chat_id is None:
+            # An update kind we do not handle: mark it handled so it is never replayed.
+            self.store.run("update_handled", update_id=update_id)
+            return
+        self.chats.route(chat_id, UpdateReceived(update_id, chat_id))

@@ -1,0 +1,351 @@
+"""The Bot API calls of delivery: one outbox row in, Telegram's message ids out.
+
+Every counted call (sends and edits) goes through the :class:`~gateways.telegram.pacer.SendGate`;
+answers to callback and pre-checkout queries do not (Telegram does not count them, and a
+user waiting on a spinner should not wait behind a backlog).
+
+Results are sent by URL first. When Telegram cannot fetch the URL or finds it too big
+(photos > 5 MB, other files > 20 MB by URL), the file is downloaded here (≤ 50 MB, streamed)
+and uploaded — photos over Telegram's 10 MB upload limit as documents; when that fails too,
+the result goes out as a text link. Errors are raised as PTB's own exceptions; the caller
+decides with :func:`classify`. Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import requests
+import telegram
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    EndPointNotFound,
+    Forbidden,
+    InvalidToken,
+    RetryAfter,
+)
+
+from gateways.telegram.pacer import SendGate
+from trt_actors.conversation import texts
+
+MB = 1024 * 1024
+PHOTO_UPLOAD_LIMIT = 10 * MB
+GROUP_MAX = 10
+
+_MEDIA_PROBLEM = re.compile(
+    r"wrong file identifier|http url|failed to get|wrong type of the web page|webpage_curl_failed"
+    r"|webpage_media_empty|wrong remote file|file is too big", re.IGNORECASE)
+_CHAT_GONE = re.compile(r"chat not found|user is deactivated|bot was blocked|bot was kicked"
+                        r"|have no rights to send|peer_id_invalid", re.IGNORECASE)
+_NOT_MODIFIED = re.compile(r"message is not modified", re.IGNORECASE)
+_EDIT_TARGET_GONE = re.compile(
+    r"message to edit not found|message can't be edited|message_id_invalid", re.IGNORECASE)
+
+
+@dataclass(slots=True)
+class Item:
+    """One claimed outbox row, plus what delivery learns about it while it is in memory."""
+
+    id: int
+    chat_id: int
+    job_id: int | None
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    message_ids: list[int] | None
+    progress: dict[int, list[int]] = field(default_factory=dict)
+    """Result units already sent (unit index -> message ids), kept across in-memory retries."""
+    lang: str = "en"
+
+    @property
+    def counted(self) -> bool:
+        return self.kind not in ANSWER_KINDS
+
+
+ANSWER_KINDS = frozenset({"answer_callback", "answer_precheckout"})
+
+
+class Verdict(enum.Enum):
+    """What to do after a failed call."""
+
+    RETRY_AFTER = "retry_after"   # flood control: wait retry_after, then the same call again
+    RETRY = "retry"               # timeout, network, 5xx: back off and try again
+    CHAT_GONE = "chat_gone"       # blocked / chat not found: nothing more reaches this chat
+    REJECTED = "rejected"         # Telegram refuses this message: retrying will not help
+    FATAL = "fatal"               # the token is no longer valid: the actor must stop
+
+
+def classify(exc: BaseException) -> Verdict:
+    if isinstance(exc, RetryAfter):
+        return Verdict.RETRY_AFTER
+    if isinstance(exc, InvalidToken):
+        return Verdict.FATAL
+    if isinstance(exc, Forbidden) or (isinstance(exc, BadRequest) and _CHAT_GONE.search(
+            exc.message)):
+        return Verdict.CHAT_GONE
+    if isinstance(exc, BadRequest | ChatMigrated | EndPointNotFound):
+        return Verdict.REJECTED
+    return Verdict.RETRY  # TimedOut, NetworkError (5xx), and anything unexpected
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    # PTB 22 warns on ``retry_after`` (it will become a timedelta); read the stored value.
+    value = getattr(exc, "_retry_after", None) or exc.retry_after
+    return float(value.total_seconds() if hasattr(value, "total_seconds") else value)
+
+
+class Redactor:
+    """Removes the bot token (and its secret half, also URL-encoded) from any text."""
+
+    def __init__(self, token: str) -> None:
+        secret = token.split(":", 1)[-1]
+        parts = {token, token.replace(":", "%3A"), secret} - {""}
+        self._pattern = re.compile("|".join(re.escape(p) for p in sorted(parts, key=len,
+                                                                           reverse=True)))
+
+    def __call__(self, text: str) -> str:
+        return self._pattern.sub("<token>", text)
+
+
+class _RedactFilter(logging.Filter):
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__()
+        self.redact = redact
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.redact(record.getMessage()), None
+        return True
+
+
+def redact_library_logs(redact: Redactor) -> None:
+    """httpx logs every request URL at INFO and PTB its base URL at DEBUG: both hold the token."""
+    for name in ("httpx", "telegram", "telegram.Bot", "telegram.request.BaseRequest",
+                 "telegram.request.HTTPXRequest"):
+        logger = logging.getLogger(name)
+        for old in [f for f in logger.filters if isinstance(f, _RedactFilter)]:
+            logger.removeFilter(old)
+        logger.addFilter(_RedactFilter(redact))
+
+
+class DownloadFailed(Exception):
+    """The result file could not be downloaded for an upload."""
+
+
+def download(url: str, *, limit: int, timeout: float) -> bytes:
+    """GET ``url`` streamed, refusing more than ``limit`` bytes or ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    try:
+        with requests.get(url, stream=True, timeout=(5.0, min(timeout, 30.0))) as response:
+            response.raise_for_status()
+            declared = response.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > limit:
+                raise DownloadFailed(f"{int(declared)} bytes is over the {limit} byte limit")
+            body = bytearray()
+            for chunk in response.iter_content(256 * 1024):
+                body += chunk
+                if len(body) > limit:
+                    raise DownloadFailed(f"over the {limit} byte limit")
+                if time.monotonic() > deadline:
+                    raise DownloadFailed(f"took longer than {timeout:.0f} s")
+    except requests.RequestException as exc:
+        raise DownloadFailed(type(exc).__name__) from exc
+    if not body:
+        raise DownloadFailed("empty file")
+    return bytes(body)
+
+
+def keyboard(rows: Sequence[Sequence[dict[str, Any]]] | None) -> InlineKeyboardMarkup | None:
+    """``[[{"label", "data"|"url"}]]`` -> an inline keyboard (None when empty)."""
+    if not rows:
+        return None
+    return InlineKeyboardMarkup([
+        [InlineKeyboardButton(b["label"], url=b["url"]) if b.get("url")
+         else InlineKeyboardButton(b["label"], callback_data=b["data"]) for b in row]
+        for row in rows if row])
+
+
+def _file_name(url: str, fallback: str) -> str:
+    return unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or fallback
+
+
+_SENDERS = {"image": "photo", "video": "video", "audio": "audio"}
+_INPUT_MEDIA = {"photo": telegram.InputMediaPhoto, "video": telegram.InputMediaVideo,
+                "audio": telegram.InputMediaAudio, "document": telegram.InputMediaDocument}
+
+
+class TelegramSender:
+    """The calls for each outbox kind, paced by ``gate``; raises PTB exceptions."""
+
+    def __init__(self, bot: telegram.Bot, gate: SendGate, *, download_limit: int = 50 * MB,
+                 download_timeout: float = 60.0) -> None:
+        self.bot, self.gate = bot, gate
+        self.download_limit, self.download_timeout = download_limit, download_timeout
+
+    # --- messages ------------------------------------------------------------------------------
+
+    async def send_text(self, item: Item, text: str, markup: Any = None) -> list[int]:
+        async with self.gate.slot(item.chat_id, 1, item.id):
+            message = await self.bot.send_message(item.chat_id, text, reply_markup=markup)
+        return [message.message_id]
+
+    async def edit_text(self, item: Item, message_id: int, text: str,
+                        markup: Any = None) -> list[int] | None:
+        """Edit; the edited id, or None when the message is gone (send a new one instead)."""
+        try:
+            async with self.gate.slot(item.chat_id, 1, item.id):
+                await self.bot.edit_message_text(text, item.chat_id, message_id,
+                                                 reply_markup=markup)
+        except BadRequest as exc:
+            if _NOT_MODIFIED.search(exc.message):
+                return [message_id]  # already shows this text: the edit's goal is met
+            if _EDIT_TARGET_GONE.search(exc.message):
+                return None
+            raise
+        return [message_id]
+
+    async def text(self, item: Item) -> list[int]:
+        payload = item.payload
+        markup = keyboard(payload.get("buttons"))
+        target = payload.get("edit_message_id")
+        if target:
+            edited = await self.edit_text(item, int(target), payload["text"], markup)
+            if edited is not None:
+                return edited
+        return await self.send_text(item, payload["text"], markup)
+
+    async def status_edit(self, item: Item, target: int | None) -> list[int]:
+        """Edit the job's progress message; a new message when it never reached the chat."""
+        if target is not None:
+            edited = await self.edit_text(item, target, item.payload["text"])
+            if edited is not None:
+                return edited
+        return await self.send_text(item, item.payload["text"])
+
+    async def invoice(self, item: Item) -> list[int]:
+        p = item.payload
+        async with self.gate.slot(item.chat_id, 1, item.id):
+            # Stars: currency XTR, one price, and no provider token at all (an empty one is
+            # still "a provider token" to a strict server).
+            message = await self.bot.send_invoice(
+                item.chat_id, p["title"], p["description"], p["payload"], "XTR",
+                [LabeledPrice(p["title"], int(p["stars"]))])
+        return [message.message_id]
+
+    async def answer_callback(self, item: Item) -> list[int]:
+        p = item.payload
+        await self.bot.answer_callback_query(p["callback_query_id"], text=p.get("text"),
+                                             show_alert=bool(p.get("show_alert", False)))
+        return []
+
+    async def answer_precheckout(self, item: Item) -> list[int]:
+        p = item.payload
+        await self.bot.answer_pre_checkout_query(
+            p["query_id"], bool(p["ok"]), error_message=None if p["ok"] else
+            (p.get("error_message") or "This offer has expired."))
+        return []
+
+    # --- results -------------------------------------------------------------------------------
+
+    async def result(self, item: Item) -> list[int]:
+        """Every URL of the job, as the right media; units already sent are skipped."""
+        urls = [str(u) for u in item.payload.get("urls") or []]
+        caption = item.payload.get("caption") or None
+        media = _SENDERS.get(str(item.payload.get("result_kind")), "document")
+        units: list[list[str]] = []
+        if media == "photo" and len(urls) >= 2:
+            units = [urls[i:i + GROUP_MAX] for i in range(0, len(urls), GROUP_MAX)]
+        else:
+            units = [[u] for u in urls]
+        if not units:
+            return await self.send_text(item, caption or "—")
+        for index, unit in enumerate(units):
+            if index in item.progress:
+                continue
+            text = caption if index == 0 else None
+            if len(unit) == 1:
+                item.progress[index] = await self._single(item, media, unit[0], text)
+            else:
+                item.progress[index] = await self._group(item, media, unit, text)
+        return [mid for index in sorted(item.progress) for mid in item.progress[index]]
+
+    async def _group(self, item: Item, media: str, urls: list[str],
+                     caption: str | None) -> list[int]:
+        make = _INPUT_MEDIA[media]
+        group = [make(url, caption=caption if i == 0 else None) for i, url in enumerate(urls)]
+        try:
+            async with self.gate.slot(item.chat_id, len(group), item.id):
+                messages = await self.bot.send_media_group(item.chat_id, group)
+            return [m.message_id for m in messages]
+        except BadRequest as exc:
+            if classify(exc) is not Verdict.REJECTED:
+                raise
+        # One of them could not go by URL: send them one by one, each with its own fallback.
+        ids: list[int] = []
+        for i, url in enumerate(urls):
+            ids += await self._single(item, media, url, caption if i == 0 else None)
+        return ids
+
+    async def _single(self, item: Item, media: str, url: str, caption: str | None) -> list[int]:
+        try:
+            return [await self._send_media(item, media, url, caption)]
+        except BadRequest as exc:
+            if classify(exc) is not Verdict.REJECTED:
+                raise
+            by_url_error = exc
+        if _MEDIA_PROBLEM.search(by_url_error.message):
+            try:
+                data = await asyncio.to_thread(download, url, limit=self.download_limit,
+                                               timeout=self.download_timeout)
+            except DownloadFailed:
+                pass
+            else:
+                upload_as = "document" if media == "photo" and len(data) > PHOTO_UPLOAD_LIMIT \
+                    else media
+                try:
+                    file = telegram.InputFile(data, filename=_file_name(url, f"result.{media}"))
+                    return [await self._send_media(item, upload_as, file, caption)]
+                except BadRequest as exc:
+                    if classify(exc) is not Verdict.REJECTED:
+                        raise
+        link = texts.result_link(item.lang, url)
+        return await self.send_text(item, f"{caption}\n{link}" if caption else link)
+
+    async def _send_media(self, item: Item, media: str, what: Any, caption: str | None) -> int:
+        send = getattr(self.bot, f"send_{media}")
+        async with self.gate.slot(item.chat_id, 1, item.id):
+            message = await send(item.chat_id, what, caption=caption)
+        return int(message.message_id)
+
+    async def send(self, item: Item, status_target: int | None = None) -> list[int]:
+        """Deliver ``item`` by its kind; Telegram's message ids (none for answers)."""
+        match item.kind:
+            case "text" | "status":
+                return await self.text(item)
+            case "status_edit":
+                return await self.status_edit(item, status_target)
+            case "result":
+                return await self.result(item)
+            case "invoice":
+                return await self.invoice(item)
+            case "answer_callback":
+                return await self.answer_callback(item)
+            case "answer_precheckout":
+                return await self.answer_precheckout(item)
+        raise UnknownKind(item.kind)
+
+
+class UnknownKind(BadRequest):
+    """An outbox kind this version does not know how to send (rejected, never retried)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"unknown outbox kind {kind!r}")

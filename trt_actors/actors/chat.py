@@ -1,0 +1,179 @@
+"""The per-chat actor: one Telegram update at a time, exactly once.
+
+Each update is handled in ONE transaction: the chat's session state is locked and loaded,
+the conversation engine decides, and the new state, every reply (as outbox rows), any job
+it confirmed (with its credit hold and progress message) and the update's "handled" mark
+commit together. A crash before the commit leaves the update unhandled, and it is handled
+again after the restart from the same state; after the commit, nothing is repeated.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from trt_actors.actors.chat_context import DbChatContext
+from trt_actors.actors.router import Router, VirtualActor
+from trt_actors.catalog.model import Catalog
+from trt_actors.conversation import engine as conversation
+from trt_actors.conversation.engine import (
+    ButtonPressed,
+    Command,
+    Event,
+    InvoiceReply,
+    MediaSent,
+    PaymentReceived,
+    Reply,
+    Text,
+    texts,
+)
+from trt_actors.conversation.job_messages import JobMessages
+from trt_actors.domain import ledger, outbox
+from trt_actors.infra.store import Store, Tx
+from trt_actors.messages import SubmitJob
+
+log = logging.getLogger("trt.chat")
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateReceived:
+    """A Telegram update for this chat is in the update inbox; handle it."""
+
+    update_id: int
+    chat_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChatDeps:
+    store: Store
+    catalog: Catalog
+    jobs: Router
+    job_messages: JobMessages
+    admin_ids: frozenset[int]
+    welcome_credits: int
+    free_daily_limit: int
+    wake_delivery: Callable[[], None]
+
+
+def chat_router(deps: ChatDeps, *, max_active: int = 16) -> Router:
+    def factory(key: Hashable, router: Router) -> Any:
+        return ChatActor.start(key, router, deps)
+
+    return Router("chat", factory, max_active=max_active)
+
+
+def event_of(update: dict[str, Any]) -> tuple[Event | None, dict[str, Any] | None, str | None]:
+    """(event, the Telegram user dict, callback query id) for the update kinds we handle."""
+    if (query := update.get("callback_query")) is not None:
+        message = query.get("message") or {}
+        return (ButtonPressed(str(query.get("data") or ""), int(message.get("message_id") or 0)),
+                query.get("from"), str(query.get("id")))
+    message = update.get("message")
+    if message is None:
+        return None, None, None
+    user = message.get("from")
+    if (paid := message.get("successful_payment")) is not None:
+        return (PaymentReceived(str(paid.get("telegram_payment_charge_id")),
+                                str(paid.get("invoice_payload")),
+                                int(paid.get("total_amount") or 0)), user, None)
+    text = message.get("text")
+    if isinstance(text, str):
+        if text.startswith("/"):
+            head, _, args = text[1:].partition(" ")
+            return Command(head.split("@", 1)[0].lower(), args.strip()), user, None
+        return Text(text), user, None
+    for kind in ("photo", "document", "video", "audio", "voice", "sticker", "animation"):
+        if kind in message:
+            return MediaSent(kind), user, None
+    return None, user, None
+
+
+class ChatActor(VirtualActor):
+    """The actor for one chat id."""
+
+    def __init__(self, key: Hashable, router: Router, deps: ChatDeps) -> None:
+        super().__init__(key, router)
+        self.deps = deps
+
+    def handle(self, message: Any) -> None:
+        if not isinstance(message, UpdateReceived):
+            log.warning("chat %s: unexpected message %r", self.key, message)
+            return
+        confirmed: list[int] = []
+        with self.deps.store.transaction() as tx:
+            row = tx.one("update_get", update_id=message.update_id)
+            if row is None or row["handled_at"] is not None:
+                return  # replayed after it was handled: nothing to do, nothing to resend
+            self._handle_update(tx, message.update_id, row["payload"], confirmed)
+            tx.run("update_handled", update_id=message.update_id)
+        for job_id in confirmed:
+            self.deps.jobs.route(job_id, SubmitJob(job_id))
+        self.deps.wake_delivery()
+
+    def _handle_update(self, tx: Tx, update_id: int, update: dict[str, Any],
+                       confirmed: list[int]) -> None:
+        chat_id = int(self.key)  # type: ignore[call-overload]
+        if (query := update.get("pre_checkout_query")) is not None:
+            self._pre_checkout(tx, chat_id, update_id, query)
+            return
+        event, user, query_id = event_of(update)
+        if query_id is not None:
+            outbox.add(tx, chat_id, "answer_callback", {"callback_query_id": query_id},
+                       dedup_key=f"upd:{update_id}:answer")
+        if event is None or user is None:
+            return
+        user_id = int(user["id"])
+        language_code = user.get("language_code")
+        if ledger.ensure_user(tx, user_id, texts.lang_for(language_code)):
+            self._welcome(tx, chat_id, user_id, language_code, update_id)
+        state_row = tx.one("session_load", chat_id=chat_id)
+        ctx = DbChatContext(tx, self.deps, user_id=user_id, chat_id=chat_id,
+                            language=texts.lang_for(language_code), update_id=update_id)
+        state, answers = conversation.handle(
+            self.deps.catalog, state_row["state"] if state_row else None, event, ctx,
+            language_code=language_code)
+        confirmed.extend(ctx.confirmed)
+        tx.run("session_save", chat_id=chat_id, user_id=user_id, state=Jsonb(state))
+        pressed = event.message_id if isinstance(event, ButtonPressed) else None
+        for i, answer in enumerate(answers):
+            self._queue(tx, chat_id, answer, pressed, f"upd:{update_id}:{i}")
+
+    def _welcome(self, tx: Tx, chat_id: int, user_id: int, language_code: str | None,
+                 update_id: int) -> None:
+        amount = self.deps.welcome_credits
+        if amount > 0 and ledger.apply(tx, user_id, ledger.Entry.GRANT, amount,
+                                       f"welcome:{user_id}", note="welcome grant"):
+            outbox.add(tx, chat_id, "text",
+                       {"text": texts.welcome_grant(texts.lang_for(language_code), amount)},
+                       dedup_key=f"upd:{update_id}:welcome")
+
+    def _pre_checkout(self, tx: Tx, chat_id: int, update_id: int, query: dict[str, Any]) -> None:
+        payload = str(query.get("invoice_payload") or "")
+        pack = conversation.pack_for_payload(payload)
+        ok = pack is not None and int(query.get("total_amount") or 0) == pack.stars \
+            and query.get("currency") == "XTR"
+        answer: dict[str, Any] = {"query_id": str(query.get("id")), "ok": ok}
+        if not ok:
+            lang = texts.lang_for((query.get("from") or {}).get("language_code"))
+            answer["error_message"] = texts.menu_expired(lang)
+        outbox.add(tx, chat_id, "answer_precheckout", answer, dedup_key=f"upd:{update_id}:pcq")
+
+    def _queue(self, tx: Tx, chat_id: int, answer: Reply | InvoiceReply,
+               pressed: int | None, dedup_key: str) -> None:
+        if isinstance(answer, InvoiceReply):
+            outbox.add(tx, chat_id, "invoice", {
+                "title": answer.title, "description": answer.description,
+                "payload": answer.payload, "stars": answer.stars}, dedup_key=dedup_key)
+            return
+        payload: dict[str, Any] = {"text": answer.text}
+        if answer.buttons:
+            payload["buttons"] = [[{"label": b.label, "data": b.data} for b in row]
+                                  for row in answer.buttons]
+        if answer.replace and pressed:
+            payload["edit_message_id"] = pressed
+        outbox.add(tx, chat_id, "text", payload, dedup_key=dedup_key)
+

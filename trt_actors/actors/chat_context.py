@@ -1,0 +1,90 @@
+"""The conversation engine's view of the database (``conversation.ChatContext``), inside the
+chat actor's transaction for the update being handled."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from trt_actors.conversation.engine import ConfirmResult, FreeLimitReached, JobSummary
+from trt_actors.domain import jobs, ledger
+from trt_actors.domain.states import Cause, Failure, JobState
+from trt_actors.errors import InsufficientCredits
+from trt_actors.infra.store import Tx
+
+if TYPE_CHECKING:
+    from trt_actors.actors.chat import ChatDeps
+
+
+class DbChatContext:
+    """One update's worth of database access for the conversation engine."""
+
+    def __init__(self, tx: Tx, deps: ChatDeps, *, user_id: int, chat_id: int,
+                 language: str, update_id: int) -> None:
+        self.tx, self.deps, self.update_id = tx, deps, update_id
+        self.user_id, self.chat_id, self.language = user_id, chat_id, language
+        self.is_admin = user_id in deps.admin_ids
+        self.confirmed: list[int] = []
+        """Jobs created by this update; routed to their actors after the commit."""
+
+    def balance(self) -> int:
+        return ledger.balance(self.tx, self.user_id).available
+
+    def confirm_job(self, model_id: str, inputs: dict[str, Any], price: int,
+                    idempotency_key: str) -> ConfirmResult:
+        model = self.deps.catalog.get(model_id)
+        new = jobs.NewJob(
+            user_id=self.user_id, chat_id=self.chat_id, model_id=model.id,
+            family=model.family.value, input=inputs, price=price, free=model.free,
+            expected_seconds=model.expected_seconds, max_seconds=model.max_seconds,
+            idempotency_key=idempotency_key)
+        try:
+            # A savepoint: a refused hold rolls back only the confirm, not the update.
+            with self.tx.savepoint():
+                job, created = jobs.confirm_in(
+                    self.tx, new,
+                    free_daily_limit=self.deps.free_daily_limit if model.free else None)
+                if created:
+                    self.deps.job_messages.accepted(self.tx, job)
+        except jobs.FreeLimitReached as exc:
+            raise FreeLimitReached(exc.limit) from exc
+        except InsufficientCredits:
+            raise
+        if created:
+            self.confirmed.append(job.id)
+        return ConfirmResult(job.id, created)
+
+    def recent_jobs(self, limit: int) -> list[JobSummary]:
+        rows = self.tx.all("jobs_of_user", user_id=self.user_id, limit=limit)
+        return [JobSummary(r["id"], r["model_id"], r["state"], r["price"],
+                           tuple(r["result_urls"] or ()), r["created_at"], r["failure"])
+                for r in rows]
+
+    def cancel_pending_job(self) -> int | None:
+        row = self.tx.one("job_cancel_candidate", user_id=self.user_id)
+        if row is None:
+            return None
+        moved = jobs.move(self.tx, row["id"], JobState.FAILED, Cause.USER,
+                          failure=Failure.CANCELLED, detail="cancelled by the user")
+        if moved is None:  # its actor submitted it a moment ago
+            return None
+        self.deps.job_messages.failed(self.tx, moved, Failure.CANCELLED, None)
+        return moved.id
+
+    def grant(self, target_user_id: int, amount: int) -> int:
+        if not self.is_admin:
+            raise PermissionError("grant is for admins only")
+        ledger.ensure_user(self.tx, target_user_id)
+        # One grant per update: the reference makes a replayed update grant nothing.
+        ref = f"grant:update:{self.update_id}"
+        balance = ledger.apply(self.tx, target_user_id, ledger.Entry.GRANT, amount, ref,
+                               note=f"by admin {self.user_id}")
+        if balance is None:
+            return ledger.balance(self.tx, target_user_id).available
+        return balance.available
+
+    def credit_topup(self, charge_id: str, credits: int) -> bool:
+        return ledger.apply(self.tx, self.user_id, ledger.Entry.TOPUP, credits,
+                            f"topup:{charge_id}", note="telegram stars") is not None
+
+    def stats(self) -> dict[str, Any]:
+        return dict(self.tx.one("bot_stats") or {})

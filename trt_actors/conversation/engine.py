@@ -1,0 +1,236 @@
+"""The conversation engine: one chat event in, the new chat state and the replies out.
+
+Pure: no I/O, no database, no Telegram library. Everything with side effects goes through
+the ``ChatContext`` the chat actor passes in (each call one short transaction), and the state
+is a JSON object the actor stores after each event, so a restart resumes the conversation
+where it was. The engine never mutates the state it is given.
+
+Screens with buttons carry a menu id in every button's data; only the newest screen's
+buttons work, older ones get "this menu has expired" — except a second press of the confirm
+button just used, which answers with the same job (the idempotency key is derived from the
+confirm screen's menu id, so a replayed update finds the same job too).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from trt_actors.catalog.model import Catalog, FieldType
+from trt_actors.conversation import commands, texts, wizard
+from trt_actors.conversation.gen import gen
+from trt_actors.conversation.session import Session, fresh_state
+from trt_actors.conversation.types import (
+    STAR_PACKS,
+    Answer,
+    Button,
+    ButtonPressed,
+    ChatContext,
+    Command,
+    ConfirmResult,
+    Event,
+    FreeLimitReached,
+    InvoiceReply,
+    JobSummary,
+    MediaSent,
+    PaymentReceived,
+    Reply,
+    StarPack,
+    Text,
+    pack_for_payload,
+    validate_invoice_payload,
+)
+
+__all__ = [
+    "STAR_PACKS",
+    "Answer",
+    "Button",
+    "ButtonPressed",
+    "ChatContext",
+    "Command",
+    "ConfirmResult",
+    "Event",
+    "FreeLimitReached",
+    "InvoiceReply",
+    "JobSummary",
+    "MediaSent",
+    "PaymentReceived",
+    "Reply",
+    "StarPack",
+    "Text",
+    "fresh_state",
+    "handle",
+    "pack_for_payload",
+    "validate_invoice_payload",
+]
+
+log = logging.getLogger(__name__)
+
+
+def handle(
+    catalog: Catalog, state: dict[str, Any] | None, event: Event, ctx: ChatContext, *,
+    language_code: str | None,
+) -> tuple[dict[str, Any], list[Answer]]:
+    """Handle one event of one chat; return the new state and the replies to send, in order.
+
+    ``state`` is the chat's stored state (``None`` or ``{}`` for a new chat); the result is a
+    new JSON-serialisable dict. ``language_code`` is the user's Telegram language, used
+    until they pick one with /lang. Context errors other than ``InsufficientCredits`` and
+    ``FreeLimitReached`` (e.g. ``DatabaseUnavailable``) propagate: the actor retries the
+    event later with the same state, and every context call is idempotent or read-only.
+    """
+    s = Session(catalog, state, ctx, language_code)
+    match event:
+        case Command(name=name, args=args):
+            _command(s, name, args)
+        case ButtonPressed(data=data):
+            _button(s, data)
+        case Text(text=text):
+            _text(s, text)
+        case MediaSent():
+            _media(s)
+        case PaymentReceived():
+            commands.payment(s, event)
+        case _:
+            log.warning("conversation: unexpected event %s", type(event).__name__)
+    return s.st, s.replies
+
+
+def _command(s: Session, name: str, args: str) -> None:
+    name = name.lstrip("/").partition("@")[0].lower()
+    match name:
+        case "start":
+            s.st["wizard"] = None
+            commands.main_menu(s)
+        case "help":
+            s.say(s.t("help"))
+        case "gen":
+            gen(s, args)
+        case "balance":
+            commands.balance(s)
+        case "history":
+            commands.history(s)
+        case "cancel":
+            commands.cancel(s)
+        case "lang" | "language":
+            commands.language_menu(s)
+        case "topup":
+            commands.topup_menu(s)
+        case "grant":
+            commands.grant(s, args)
+        case "stats":
+            commands.stats(s)
+        case _:
+            unknown = s.t("unknown_command", name=name[:32])
+            if not wizard.show_current(s, prefix=unknown):
+                s.say(unknown)
+
+
+def _button(s: Session, data: str) -> None:
+    pressed = s.pressed(data)
+    action = s.current_action(*pressed) if pressed else None
+    if action is None:
+        done = s.st.get("done")
+        if pressed and isinstance(done, dict) and done.get("menu") == pressed[0] \
+                and pressed[1] == 0:
+            # A double tap on the confirm button just used (its first button).
+            wizard.accepted(s, done["job"], s.catalog.models.get(done.get("model")))
+        else:
+            s.say(texts.menu_expired(s.lang))
+        return
+    verb, rest = action[0], action[1:]
+    match verb:
+        case "main":
+            commands.main_menu(s, replace=True)
+        case "kind":
+            commands.model_list(s, rest[0])
+        case "free":
+            commands.model_list(s, None)
+        case "model":
+            back = ["kind", rest[1]] if rest[1] is not None else ["free"]
+            try:
+                model = s.catalog.get(rest[0])
+            except KeyError:
+                s.say(s.t("model_gone"))
+                return
+            commands.model_card(s, model, back_to=back)
+        case "start":
+            try:
+                model = s.catalog.get(rest[0])
+            except KeyError:
+                s.say(s.t("model_gone"))
+                return
+            wizard.start(s, model, replace=True)
+        case "lang":
+            commands.language_menu(s, replace=True)
+        case "setlang":
+            commands.set_language(s, rest[0])
+        case "topup":
+            commands.topup_menu(s, replace=True)
+        case "pack":
+            commands.invoice(s, rest[0])
+        case "help":
+            s.say(s.t("help"))
+        case _:
+            _wizard_button(s, verb, rest, s.st["menu"])
+
+
+def _wizard_button(s: Session, verb: str, rest: list[Any], menu: int) -> None:
+    model = s.model_of_wizard()
+    if model is None:
+        s.say(texts.menu_expired(s.lang))
+        return
+    w = s.st["wizard"]
+    match verb:
+        case "set" | "unset" if w["phase"] == "ask":
+            field = wizard.current_field(s, model)
+            if field is not None:
+                wizard.accept(s, model, field, rest[0] if verb == "set" else None,
+                              replace=True)
+        case "back" if w["phase"] == "ask":
+            wizard.back(s, model)
+        case "back" | "defaults":
+            wizard.confirm_screen(s, model, replace=True)
+        case "field" if rest[0] in {f.name for f in model.fields}:
+            wizard.pick_field(s, model, rest[0])
+        case "edit":
+            wizard.edit_list(s, model, replace=True)
+        case "confirm":
+            wizard.confirm(s, model, menu)
+        case "cancel":
+            s.st["wizard"] = None
+            s.invalidate()
+            s.say(s.t("cancel.wizard"), replace=True)
+        case _:
+            log.warning("conversation: unexpected button action %r", verb)
+            s.say(texts.menu_expired(s.lang))
+
+
+def _text(s: Session, text: str) -> None:
+    w = s.wizard
+    model = s.model_of_wizard()
+    if w is None or model is None:
+        if w is None:
+            s.say(texts.unexpected_input(s.lang))
+        return
+    if w["phase"] == "ask":
+        wizard.answer_text(s, model, text)
+    else:
+        wizard.show_current(s, prefix=s.t("buttons_please"))
+
+
+def _media(s: Session) -> None:
+    w = s.wizard
+    model = s.model_of_wizard()
+    if w is None or model is None:
+        if w is None:
+            s.say(texts.unexpected_input(s.lang))
+        return
+    wants_link = False
+    if w["phase"] == "ask":
+        try:
+            wants_link = model.field(w["field"]).type in (FieldType.URL, FieldType.URL_LIST)
+        except KeyError:
+            wants_link = False
+    prefix = s.t("media_not_link") if wants_link else s.t("unexpected")
+    wizard.show_current(s, prefix=prefix)

@@ -1,0 +1,76 @@
+"""What a user sees of a job's life, written into the outbox in the transaction of the move
+that caused it (so a crash can never separate the two): the progress message at confirm and
+its edits, the result, the failure with its reason.
+"""
+
+from __future__ import annotations
+
+from trt_actors.catalog.model import Catalog
+from trt_actors.conversation import texts
+from trt_actors.domain.jobs import Job
+from trt_actors.domain.outbox import add
+from trt_actors.domain.states import Failure
+from trt_actors.infra.store import Tx
+
+
+def language_of(tx: Tx, user_id: int) -> str:
+    row = tx.one("user_get", user_id=user_id)
+    return texts.lang_for(row["language"] if row else None)
+
+
+class JobMessages:
+    """The outbox side of a job's life: progress, result, failure."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def accepted(self, tx: Tx, job: Job) -> None:
+        """The progress message, sent once at confirm; later stages edit it."""
+        lang = language_of(tx, job.user_id)
+        outbox_id = add(tx, job.chat_id, "status",
+                        {"text": texts.job_progress(lang, "queued", job_id=job.id)},
+                        dedup_key=f"job:{job.id}:status", job_id=job.id)
+        if outbox_id is not None:
+            tx.run("job_set_status_message", job_id=job.id, outbox_id=outbox_id)
+
+    def progress(self, tx: Tx, job: Job) -> None:
+        if job.status_outbox_id is None:
+            return
+        lang = language_of(tx, job.user_id)
+        add(tx, job.chat_id, "status_edit",
+            {"text": texts.job_progress(lang, "generating", job_id=job.id),
+             "status_outbox_id": job.status_outbox_id},
+            dedup_key=f"job:{job.id}:status:{job.state.value}", job_id=job.id)
+
+    def result_ready(self, tx: Tx, job: Job) -> None:
+        lang = language_of(tx, job.user_id)
+        model = self.catalog.models.get(job.model_id)
+        title = model.title.get(lang) if model else job.model_id
+        kind = model.result_kind.value if model else "document"
+        add(tx, job.chat_id, "result",
+            {"urls": list(job.result_urls), "result_kind": kind,
+             "caption": texts.result_caption(lang, title, job_id=job.id)},
+            dedup_key=f"job:{job.id}:result", job_id=job.id)
+
+    def delivered(self, tx: Tx, job: Job) -> None:
+        if job.status_outbox_id is None:
+            return
+        lang = language_of(tx, job.user_id)
+        add(tx, job.chat_id, "status_edit",
+            {"text": texts.job_progress(lang, "done", job_id=job.id),
+             "status_outbox_id": job.status_outbox_id},
+            dedup_key=f"job:{job.id}:status:done", job_id=job.id)
+
+    def failed(self, tx: Tx, job: Job, failure: Failure, detail: str | None) -> None:
+        lang = language_of(tx, job.user_id)
+        text = texts.failure_message(lang, failure.value, job_id=job.id, price=job.price,
+                                     kie_message=detail if failure is Failure.KIE_FAILED else None)
+        if failure is Failure.UNDELIVERABLE:
+            return  # the chat refuses our messages; telling it would fail the same way
+        if job.status_outbox_id is not None:
+            add(tx, job.chat_id, "status_edit",
+                {"text": text, "status_outbox_id": job.status_outbox_id},
+                dedup_key=f"job:{job.id}:failed", job_id=job.id)
+        else:
+            add(tx, job.chat_id, "text", {"text": text}, dedup_key=f"job:{job.id}:failed",
+                job_id=job.id)
