@@ -12,6 +12,7 @@ COPY gateways ./gateways
 COPY supervision ./supervision
 COPY sql ./sql
 COPY sandbox ./sandbox
+COPY tools ./tools
 RUN pip install --no-cache-dir .
 
 USER trt

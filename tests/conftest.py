@@ -9,6 +9,8 @@ DATABASE ... TEMPLATE is a file copy: milliseconds), so tests are isolated and f
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +23,23 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from trt_actors.infra.embedded_pg import EmbeddedPostgres
 from trt_actors.infra.migrations import migrate
 from trt_actors.infra.store import Store
+
+_OWN_BASETEMP = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    # A base temp directory of this run's own: pytest's default one is rotated (only the last
+    # three runs are kept), so a run that starts while this one is still going would delete
+    # the embedded PostgreSQL's data directory from under it.
+    if config.option.basetemp is None:
+        config.option.basetemp = tempfile.mkdtemp(prefix="trt-tests-")
+        config.stash[_OWN_BASETEMP] = config.option.basetemp
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if (own := config.stash.get(_OWN_BASETEMP, None)) is not None:
+        shutil.rmtree(own, ignore_errors=True)
 
 
 class Postgres:

@@ -1,4 +1,5 @@
-"""The acceptance tests' fixtures: emulated KIE and Telegram, and the node that talks to them.
+"""The acceptance tests' fixtures: emulated KIE and Telegram, the node that talks to them, and
+the browser (an installed Chrome/Chromium or Selenium Manager's: ``tests/support/browser.py``).
 
 Each test gets its own emulators and a node process that is not started yet (the test starts
 it, and may kill -9 and start it again). At the end the node is stopped with SIGTERM: it must
@@ -17,6 +18,25 @@ import pytest
 from sandbox.kie_emulator import KieEmulator
 from sandbox.telegram_emulator import TelegramEmulator
 from tests.acceptance.harness import KIE_KEY, TOKEN, NodeProcess
+from tests.support.browser import BrowserUnavailable, Chrome, find_chrome
+
+
+@pytest.fixture(scope="session")
+def chrome() -> Chrome:
+    """Chrome or Chromium and its chromedriver (see tests/support/browser.py); none: fail."""
+    try:
+        return find_chrome(driver=True)
+    except BrowserUnavailable as err:
+        pytest.fail(str(err), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def chrome_binary() -> str:
+    """Chrome or Chromium to run headless by itself (no driver needed); none: fail."""
+    try:
+        return find_chrome(driver=False).binary
+    except BrowserUnavailable as err:
+        pytest.fail(str(err), pytrace=False)
 
 
 @pytest.fixture

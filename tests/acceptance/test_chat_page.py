@@ -1,4 +1,4 @@
-"""The sandbox's web chat page in headless Chromium: a person talks to the bot in a browser.
+"""The sandbox's web chat page in headless Chrome/Chromium: a person talks to the bot in it.
 
 The first test runs ``run_node.py sandbox`` as a subprocess and walks the free z-image model
 from /start to the generated picture, with the credit balance on screen. The second drives
@@ -37,24 +37,24 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from sandbox.telegram_emulator import TelegramEmulator
 from tests.acceptance.harness import ROOT, free_port, wait_until
+from tests.support.browser import Chrome
 
 pytestmark = pytest.mark.acceptance
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 MEDIA = ROOT / "sandbox" / "media"
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+def browser(chrome: Chrome, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
     options = Options()
-    options.binary_location = CHROMIUM
+    options.binary_location = chrome.binary
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run", "--window-size=820,1100",
                 f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver = webdriver.Chrome(options=options, service=Service(chrome.driver))
     try:
         yield driver
     finally:

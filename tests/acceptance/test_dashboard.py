@@ -1,12 +1,12 @@
-"""The dashboard at GET / of the real node process, rendered by headless Chromium.
+"""The dashboard at GET / of the real node process, rendered by headless Chrome/Chromium.
 
-Chromium (Debian's ``chromium`` package, which ``.ci/run`` installs) loads the page, and the
-DOM it built must show the database's live counts — before and after a job changes state.
+The browser (the ``chrome_binary`` fixture: an installed one, else Selenium Manager's) loads
+the page, and the DOM it built must show the database's live counts — before and after a job
+changes state.
 """
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -21,8 +21,6 @@ from tests.support import status_state
 from trt_actors.domain import jobs
 from trt_actors.domain.states import Cause, Failure, JobState
 from trt_actors.infra.store import Store
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 class Facts(HTMLParser):
@@ -48,16 +46,16 @@ class Facts(HTMLParser):
                 self.facts[fact] = (self.facts.get(fact, "") + data).strip()
 
 
-def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def chromium(binary: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        [binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
          "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chromium'}", *args],
         capture_output=True, text=True, timeout=60, check=True)
 
 
-def rendered(tmp_path: Path, url: str) -> dict[str, str]:
+def rendered(binary: str, tmp_path: Path, url: str) -> dict[str, str]:
     parser = Facts()
-    parser.feed(chromium(tmp_path, "--dump-dom", url).stdout)
+    parser.feed(chromium(binary, tmp_path, "--dump-dom", url).stdout)
     return parser.facts
 
 
@@ -72,12 +70,12 @@ def node(database: str, store: Store, tmp_path: Path) -> Iterator[NodeProcess]:
 
 
 def test_the_dashboard_renders_the_live_counts_in_chromium(
-        node: NodeProcess, store: Store, tmp_path: Path) -> None:
+        node: NodeProcess, store: Store, chrome_binary: str, tmp_path: Path) -> None:
     known = status_state.seed(store)
     node.start()
     url = f"{node.status_url}/"
 
-    facts = rendered(tmp_path, url)
+    facts = rendered(chrome_binary, tmp_path, url)
     assert facts["ready"] == "READY" and facts["database"] == "database up"
     for state, n in known.by_state.items():
         assert facts[f"jobs.{state}"] == str(n), state
@@ -91,10 +89,10 @@ def test_the_dashboard_renders_the_live_counts_in_chromium(
         job_id = tx.raw("SELECT id FROM jobs WHERE state = 'created' ORDER BY id LIMIT 1")[0]["id"]
         assert jobs.move(tx, job_id, JobState.FAILED, Cause.OPERATOR,
                          failure=Failure.CANCELLED) is not None
-    facts = rendered(tmp_path, url)
+    facts = rendered(chrome_binary, tmp_path, url)
     assert facts["jobs.created"] == "1" and facts["jobs.failed"] == "2"
 
     shot = tmp_path / "dashboard.png"
-    chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,900",
+    chromium(chrome_binary, tmp_path, f"--screenshot={shot}", "--window-size=1280,900",
              "--hide-scrollbars", url)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
