@@ -1,7 +1,7 @@
 """TRT node: a Telegram bot selling KIE AI generations. The single entry point.
 
     trt-node run        run the node (settings from the environment)
-    trt-node migrate    apply database migrations and exit
+    trt-node migrate    apply database migrations and exit (reads only the database settings)
     trt-node sandbox    run the node against emulated KIE and Telegram, embedded PostgreSQL
     trt-node bench      P1-P6 benchmarks (pipeline, latency, 100k waiting, polling, drain, restart)
     trt-node check      the pre-deploy gate (--strict, --json, --install-hook); exit 1 on failure
@@ -23,9 +23,12 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trt_actors.infra.logs import environ_secrets, secrets_of, setup_logging
+
+if TYPE_CHECKING:  # every other import is inside the subcommand that needs it
+    from trt_actors.infra.settings import DatabaseSettings
 
 EXIT_CONFIG, EXIT_DB, EXIT_GAVE_UP = 2, 69, 70
 
@@ -56,7 +59,7 @@ def load(env: dict[str, str] | None = None) -> Any:
     return settings, catalog
 
 
-def database(settings: Any) -> tuple[str, Any]:
+def database(settings: DatabaseSettings) -> tuple[str, Any]:
     from trt_actors.infra.embedded_pg import EmbeddedPostgres
 
     if settings.database_url is not None:
@@ -130,11 +133,16 @@ def run(env: dict[str, str] | None = None, *, stop_event: threading.Event | None
     return outcome["code"]
 
 
-def migrate_cmd() -> int:
-    loaded = load()
-    if isinstance(loaded, int):
-        return loaded
-    settings, _ = loaded
+def migrate_cmd(env: dict[str, str] | None = None) -> int:
+    """Only the database part of the settings: no bot token, KIE key or catalog needed."""
+    from pydantic import ValidationError
+
+    from trt_actors.infra.settings import load_database_settings, settings_error_line
+
+    try:
+        settings = load_database_settings(**(env or {}))
+    except (ValidationError, ValueError) as exc:
+        return fail(settings_error_line(exc))
     setup_logging("INFO")
     from trt_actors.errors import StoreError
     from trt_actors.infra.migrations import migrate
@@ -194,12 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     box.add_argument("--callback-port", type=int, default=8080)
     box.add_argument("--status-port", type=int, default=8081)
     box.add_argument("--task-seconds", type=float, default=3.0)
-    bench = sub.add_parser("bench", help="P1-P6: throughput, latency, memory, recovery; "
-                                          "writes BENCHMARKS.md")
-    from tools.bench.main import add_arguments as bench_arguments
-
-    bench_arguments(bench)
-    # check and e2e parse their own options (`trt-node check --help`)
+    # bench, check and e2e parse their own options (`trt-node check --help`): no tool is
+    # imported unless its command runs
+    sub.add_parser("bench", add_help=False, help="P1-P6: throughput, latency, memory, "
+                                                 "recovery; writes BENCHMARKS.md")
     sub.add_parser("check", add_help=False,
                    help="pre-deploy gate: settings, database, catalog, KIE, Telegram, callbacks")
     sub.add_parser("e2e", add_help=False,
@@ -215,13 +221,16 @@ def main(argv: list[str] | None = None) -> int:
 
         setup_logging("WARNING", secrets=environ_secrets())
         return e2e.main(rest)
-    if rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "bench":
         from tools.bench import main as bench_cmd
 
+        bench = argparse.ArgumentParser(prog="trt-node bench")
+        bench_cmd.add_arguments(bench)
+        bench_args = bench.parse_args(rest)
         setup_logging("WARNING")
-        return bench_cmd.main(args)
+        return bench_cmd.main(bench_args)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "run":
         return run()
     if args.command == "migrate":

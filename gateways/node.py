@@ -23,13 +23,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gateways.kie.callback_app import CallbackGateway
+from gateways.kie.callback_app import Callbacks
 from gateways.kie.callbacks import parse_callback
 from gateways.kie.client import KieClient
-from gateways.kie.poller import StatusPoller
-from gateways.status.app import ExtraRoutes, StatusServer
-from gateways.telegram.delivery import DeliveryActor, Wake
-from gateways.telegram.intake import TelegramIntake
+from gateways.kie.poller import Poller
+from gateways.published import Published
+from gateways.status.app import ExtraRoutes, Status
+from gateways.telegram.delivery import Delivery
+from gateways.telegram.intake import Intake
 from supervision import ChildSpec, OneForOneSupervisor, Restart, exit_process
 from trt_actors.actors.chat import ChatDeps, chat_router
 from trt_actors.actors.janitor import Janitor, JanitorPolicy
@@ -42,9 +43,13 @@ from trt_actors.conversation.job_messages import JobMessages
 from trt_actors.domain.alerts import Alerts
 from trt_actors.infra.settings import Settings
 from trt_actors.infra.store import Store
-from trt_actors.messages import TaskReport
+from trt_actors.messages import TaskReport, Wake
 
 log = logging.getLogger("trt.node")
+
+
+PUBLISHING = ("delivery", "callbacks", "poller", "intake")
+"""The children that publish a status view (``gateways.published``) for /status."""
 
 
 def _split(listen: str) -> tuple[str, int]:
@@ -75,6 +80,9 @@ class Node:
                              status_limit=(int(s.kie_status_per_s), 1.0))
         self.job_messages = JobMessages(catalog)
         self.components: dict[str, Any] = {}
+        self.published = {name: Published() for name in PUBLISHING}
+        """Each publishing child's status view (every incarnation publishes to the same)."""
+        pub = self.published
         policy = submit_policy or SubmitPolicy(
             callback_base_url=s.public_callback_url,
             unknown_grace=20.0 if s.public_callback_url else 5.0)
@@ -98,21 +106,24 @@ class Node:
             return ref
 
         self.root = OneForOneSupervisor("node", [
-            ChildSpec("delivery", lambda: keep("delivery", DeliveryActor.start(
+            ChildSpec("delivery", lambda: keep("delivery", Delivery.start(
                 self.store, token, s.telegram_api_url, self.job_messages,
-                per_second=s.telegram_per_s, per_chat_per_second=s.telegram_per_chat_s))),
-            ChildSpec("callbacks", lambda: keep("callbacks", CallbackGateway.start(
+                per_second=s.telegram_per_s, per_chat_per_second=s.telegram_per_chat_s,
+                published=pub["delivery"]))),
+            ChildSpec("callbacks", lambda: keep("callbacks", Callbacks.start(
                 self.store, self.jobs, cb_host, cb_port,
-                s.kie_hmac_key.get_secret_value() if s.kie_hmac_key else None))),
-            ChildSpec("poller", lambda: keep("poller", StatusPoller.start(
+                s.kie_hmac_key.get_secret_value() if s.kie_hmac_key else None,
+                published=pub["callbacks"]))),
+            ChildSpec("poller", lambda: keep("poller", Poller.start(
                 self.store, self.kie, self.jobs, self.ticker,
-                rate_per_s=s.kie_status_per_s))),
+                rate_per_s=s.kie_status_per_s, published=pub["poller"]))),
             ChildSpec("janitor", lambda: keep("janitor", Janitor.start(
                 self.store, self.jobs, _report_of, self.ticker, janitor_policy,
                 submit_budget=self.kie.create_budget))),
-            ChildSpec("intake", lambda: keep("intake", TelegramIntake.start(
-                self.store, self.chats, token, s.telegram_api_url))),
-            ChildSpec("status", lambda: keep("status", StatusServer.start(
+            ChildSpec("intake", lambda: keep("intake", Intake.start(
+                self.store, self.chats, token, s.telegram_api_url,
+                published=pub["intake"]))),
+            ChildSpec("status", lambda: keep("status", Status.start(
                 self, st_host, st_port, status_routes)),
                       restart=Restart.PERMANENT),
         ], intensity=10, period=60.0, on_give_up=on_give_up or exit_process)
@@ -143,10 +154,9 @@ class Node:
         self.store.close()
         log.info("node stopped")
 
-    def actor(self, name: str) -> Any:
-        """The live actor object of a permanent child (for read-only snapshots)."""
-        ref = self.root.child_ref(name)
-        if ref is None:
+    def snapshot(self, name: str) -> dict[str, Any] | None:
+        """The status view child ``name`` published (one of ``PUBLISHING``), ``None`` while
+        the child is not running. Any thread; never waits on the child's mailbox."""
+        if self.root.child_ref(name) is None:
             return None
-        weak = getattr(ref, "_actor_weakref", None)  # pykka keeps only a weak reference
-        return weak() if weak is not None else None
+        return self.published[name].read()

@@ -10,9 +10,6 @@ RETURNING id
 -- name: user_get --
 SELECT id, language, available, held, created_at FROM users WHERE id = %(user_id)s
 
--- name: user_set_language --
-UPDATE users SET language = %(language)s WHERE id = %(user_id)s
-
 -- name: ledger_apply --
 -- The entry and the balance change happen together or not at all; a replayed reference
 -- inserts nothing, so the UPDATE finds no row and the balance does not move again.
@@ -58,9 +55,6 @@ SELECT * FROM jobs WHERE idempotency_key = %(idempotency_key)s
 
 -- name: job_get --
 SELECT * FROM jobs WHERE id = %(job_id)s
-
--- name: job_by_token --
-SELECT * FROM jobs WHERE callback_token = %(token)s
 
 -- name: job_move --
 -- The guarded move: no row comes back when the job is no longer in an allowed state.
@@ -166,10 +160,6 @@ SELECT id, callback_token, family FROM jobs WHERE id = %(job_id)s
 UPDATE callback_inbox
 SET status = %(status)s, handled_at = now(), reason = COALESCE(%(reason)s, reason)
 WHERE id = %(inbox_id)s AND status IN ('pending', 'claimed')
-
--- name: inbox_get --
-SELECT id, token, task_id, body, status, job_id, reason, received_at FROM callback_inbox
-WHERE id = %(inbox_id)s
 
 -- name: inbox_stale --
 -- Stored but not applied (the node died in between, or the job actor failed): hand again.

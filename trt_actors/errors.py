@@ -51,6 +51,14 @@ class InsufficientCredits(StoreError):
         super().__init__(f"user {user_id}: not enough credits for {needed}")
 
 
+class FreeLimitReached(StoreError):
+    """The user has used today's free generations (the daily limit of free models)."""
+
+    def __init__(self, user_id: int, limit: int) -> None:
+        self.user_id, self.limit = user_id, limit
+        super().__init__(f"user {user_id}: free daily limit {limit} reached")
+
+
 class NotFound(StoreError):
     """The row does not exist."""
 

@@ -1,12 +1,17 @@
-"""Everything actors say to each other: small frozen values.
+"""Every message an actor of the node receives: small frozen values, grouped by receiver.
 
-Commands are imperative (``SubmitJob``), events past tense (``TaskObserved``).
+Commands are imperative (``SubmitJob``), events past tense (``TaskObserved``). Each receiver
+dispatches with one visible ``match`` that logs anything it does not expect. The edge
+(``gateways``) imports its actors' messages from here too; ``supervision`` keeps its own
+(it is generic and imports nothing of ours). Never a bare string as a message.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+# --- values carried by messages -------------------------------------------------------------
 
 
 class TaskState(enum.StrEnum):
@@ -23,6 +28,7 @@ class TaskState(enum.StrEnum):
 
     @property
     def final(self) -> bool:
+        """KIE will say nothing more about the task."""
         return self in (TaskState.SUCCESS, TaskState.FAILED)
 
 
@@ -30,7 +36,9 @@ class Source(enum.StrEnum):
     """Where an observation of a KIE task came from."""
 
     CALLBACK = "callback"
+    """KIE called our callback URL (the body was stored in the callback inbox)."""
     POLL = "poll"
+    """The status poller asked KIE (recordInfo)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +57,7 @@ class TaskReport:
     """KIE's failure message, for the operator and (simplified) the user."""
 
 
-# --- job actor -----------------------------------------------------------------------------
+# --- job actor (trt_actors.actors.job), routed by job id ------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +65,7 @@ class SubmitJob:
     """Call createTask for this job if it is due (created, or resubmission allowed)."""
 
     job_id: int
+    """The job's id (the routing key)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +73,11 @@ class TaskObserved:
     """KIE said something about one of this job's tasks."""
 
     job_id: int
+    """The job's id (the routing key)."""
     report: TaskReport
+    """What KIE said."""
     source: Source
+    """How it was heard."""
     inbox_id: int | None = None
     """Callback inbox row this came from (marked applied once handled)."""
 
@@ -75,6 +87,7 @@ class CheckDeadline:
     """The janitor found this job past its deadline or stuck; settle it."""
 
     job_id: int
+    """The job's id (the routing key)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +95,81 @@ class CancelJob:
     """The user asked to cancel a job that KIE has not got yet."""
 
     job_id: int
+    """The job's id (the routing key)."""
+
+
+# --- chat actor (trt_actors.actors.chat), routed by chat id ----------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class DeliveryFinished:
-    """The delivery actor sent (or gave up sending) this job's result."""
+class UpdateReceived:
+    """A Telegram update for this chat is in the update inbox; handle it (told by the intake,
+    again at its start for every update not yet handled)."""
 
-    job_id: int
-    delivered: bool
-    reason: str | None = None
-    message_ids: tuple[int, ...] = field(default=())
+    update_id: int
+    """Telegram's update id (the update inbox row)."""
+    chat_id: int
+    """The chat it belongs to (the routing key)."""
+
+
+# --- janitor (trt_actors.actors.janitor) ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """Look for due work now (told by the ticker every ``JanitorPolicy.interval``)."""
+
+
+# --- status poller (gateways.kie.poller) ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Poll:
+    """Look for jobs due a status query now (told by the ticker)."""
+
+
+# --- delivery actor (gateways.telegram.delivery) ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Wake:
+    """Look at the outbox now: something was queued (told after a commit that queued rows),
+    or the delivery loop has room for more rows, or its ``interval`` passed."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryLoopFailed:
+    """The delivery loop thread cannot go on (told by that thread); the actor fails with it,
+    so its supervisor restarts it."""
+
+    reason: str
+    """Why, in one line (an invalid token, say; never the token itself)."""
+
+
+# --- Telegram intake (gateways.telegram.intake) -----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeLoopFailed:
+    """The long-poll loop thread crashed (it logged why; told by that thread); the actor fails,
+    so its supervisor restarts it."""
+
+
+# --- HTTP servers: callback gateway (gateways.kie.callback_app), status (gateways.status.app)
+
+
+@dataclass(frozen=True, slots=True)
+class GetUrl:
+    """Asked: reply with the server's base URL (``http://host:port``, the bound port)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckAlive:
+    """Fail if the server thread died: told, the actor fails and is restarted; asked, the
+    caller gets the ``RuntimeError`` and the actor keeps running."""
+
+
+@dataclass(frozen=True, slots=True)
+class GetCallbackStats:
+    """Asked, callback gateway only: reply with a copy of its counters (received, stored,
+    duplicates, parked, rejected, malformed, routed, db_errors, last_latency_ms)."""

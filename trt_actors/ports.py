@@ -12,12 +12,25 @@ from typing import Any, Protocol
 
 
 class KiePort(Protocol):
-    """Creating KIE tasks. Raises ``KieRetryable`` (certainly not created), ``KieFinal`` /
-    ``KieAuthError`` (refused), or ``KieOutcomeUnknown`` (may or may not exist)."""
+    """Creating KIE tasks, within KIE's createTask rate limit (the job actor postpones a
+    submit when the budget is spent rather than block in the client's limiter)."""
 
     def create_task(
         self, family: str, model_id: str, input: Mapping[str, Any], callback_url: str | None,
-    ) -> str: ...
+    ) -> str:
+        """Create one task; return KIE's task id. Raises ``KieRetryable`` (certainly not
+        created), ``KieFinal`` / ``KieAuthError`` (refused), or ``KieOutcomeUnknown`` (may
+        or may not exist)."""
+        ...
+
+    def create_budget(self) -> int:
+        """createTask calls the rate limit allows right now (0: none until the window moves)."""
+        ...
+
+    @property
+    def create_window(self) -> float:
+        """Seconds of the createTask limit's window (KIE: 20 calls per 10 s)."""
+        ...
 
 
 class InputValidator(Protocol):

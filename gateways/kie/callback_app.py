@@ -37,12 +37,13 @@ import tornado.web
 
 from gateways.http_thread import HttpThread
 from gateways.kie.callbacks import ParsedCallback, parse_callback, tokens_equal, verify_signature
+from gateways.published import Published
 from supervision import SupervisedActor
 from trt_actors.actors.router import Router
 from trt_actors.errors import StoreError
 from trt_actors.infra import metrics
 from trt_actors.infra.store import Store, Tx
-from trt_actors.messages import Source, TaskObserved
+from trt_actors.messages import CheckAlive, GetCallbackStats, GetUrl, Source, TaskObserved
 
 log = logging.getLogger("trt.callbacks")
 
@@ -79,13 +80,17 @@ class _Verdict:
     reason: str | None
 
 
-class CallbackContext:
+class CallbackReceiver:
     """What the handler needs, shared by every request."""
 
     def __init__(self, store: Store, jobs: Router, hmac_key: str | None) -> None:
         self.store, self.jobs, self.hmac_key = store, jobs, hmac_key
         self.executor = ThreadPoolExecutor(4, thread_name_prefix="callback-db")
         self.stats = CallbackStats()
+
+    def stats_snapshot(self) -> dict[str, Any]:
+        """A copy of the counters (any thread: each is a number the loop replaces whole)."""
+        return dict(self.stats.__dict__)
 
     def authenticate(self, tx: Tx, token: str | None, parsed: ParsedCallback,
                      headers: dict[str, str]) -> _Verdict:
@@ -130,9 +135,9 @@ class CallbackContext:
 
 @tornado.web.stream_request_body
 class CallbackHandler(tornado.web.RequestHandler):
-    ctx: CallbackContext
+    ctx: CallbackReceiver
 
-    def initialize(self, ctx: CallbackContext) -> None:
+    def initialize(self, ctx: CallbackReceiver) -> None:
         self.ctx = ctx
         self._chunks: list[bytes] = []
         self._size = 0
@@ -203,22 +208,25 @@ class CallbackHandler(tornado.web.RequestHandler):
                 row["job_id"], parsed.report, Source.CALLBACK, row["id"]))
 
 
-def make_app(ctx: CallbackContext) -> tornado.web.Application:
+def make_app(ctx: CallbackReceiver) -> tornado.web.Application:
     return tornado.web.Application([
         (r"/kie/callback/([^/]+)", CallbackHandler, {"ctx": ctx}),
         (r"/kie/callback/?", CallbackHandler, {"ctx": ctx}),
     ])
 
 
-class CallbackGateway(SupervisedActor):
-    """Permanent child: owns the Tornado thread; if the thread dies, so does the actor."""
+class Callbacks(SupervisedActor):
+    """Permanent child: owns the Tornado thread; if the thread dies, so does the actor.
+    Publishes its counters to ``published`` (a copy, read from any thread)."""
 
     def __init__(self, store: Store, jobs: Router, host: str, port: int,
-                 hmac_key: str | None = None) -> None:
+                 hmac_key: str | None = None, *, published: Published | None = None) -> None:
         super().__init__()
-        self.ctx = CallbackContext(store, jobs, hmac_key)
+        self.ctx = CallbackReceiver(store, jobs, hmac_key)
         self.server = HttpThread("callbacks", make_app(self.ctx), host, port,
                                  max_body_size=MAX_BODY)
+        if published is not None:
+            published.publish(self.ctx.stats_snapshot)
 
     def on_start(self) -> None:
         self.server.start()
@@ -231,11 +239,15 @@ class CallbackGateway(SupervisedActor):
         self.on_stop()
 
     def on_receive(self, message: Any) -> Any:
-        if message == "url":
-            return self.server.url
-        if message == "stats":
-            return dict(self.ctx.stats.__dict__)
-        if message == "check" and not self.server.alive:
-            raise RuntimeError("callback server thread died")
+        match message:
+            case GetUrl():
+                return self.server.url
+            case GetCallbackStats():
+                return self.ctx.stats_snapshot()
+            case CheckAlive():
+                if not self.server.alive:
+                    raise RuntimeError("callback server thread died")
+            case _:
+                log.warning("callbacks: unexpected message %r", message)
         return None
 

@@ -22,18 +22,11 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
-from email.utils import parsedate_to_datetime
+from collections.abc import Mapping
 from typing import Any, NoReturn
 
 import requests
 from requests.adapters import HTTPAdapter
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    wait_random_exponential,
-)
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from gateways.kie.callbacks import short_text
@@ -46,6 +39,7 @@ from trt_actors.errors import (
     KieOutcomeUnknown,
     KieRetryable,
 )
+from trt_actors.infra.retry import Backoff, RetryPolicy, retry_after_seconds
 from trt_actors.messages import TaskReport
 
 __all__ = ["SUNO_PLACEHOLDER_CALLBACK", "KieClient"]
@@ -99,22 +93,6 @@ def _never_sent(exc: requests.RequestException) -> bool:
     return isinstance(reason, NewConnectionError | ConnectTimeoutError)
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds from now: delta-seconds (fractions allowed) or an HTTP date."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-    if not math.isfinite(seconds):
-        return None
-    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
-
-
 class KieClient:
     """Blocking client for KIE's market, Veo and Suno endpoints.
 
@@ -156,14 +134,16 @@ class KieClient:
         self._create_limiter = RateLimiter(*create_limit)
         self._status_limiter = RateLimiter(*status_limit)
         self._timeout = (connect_timeout, read_timeout)
-        self._max_tries = max(1, max_tries)
-        self._backoff_cap = backoff_cap
         # "Full jitter": uniform in [0, min(cap, base * 2**n)], so retrying nodes spread out.
-        self._backoff = wait_random_exponential(multiplier=backoff_base, max=backoff_cap)
+        # A Retry-After longer than the cap is the caller's to schedule, not a thread's to
+        # sleep through.
+        self._max_tries = max(1, max_tries)
+        self._retry = RetryPolicy(Backoff(backoff_base, backoff_cap, jitter=(0.0, 1.0)),
+                                  max_attempts=self._max_tries, max_wait=backoff_cap)
         self._owns_session = session is None
         if session is None:
             session = requests.Session()
-            # Retries are ours (tenacity): urllib3 must never resend a createTask by itself.
+            # Retries are ours (``_call``): urllib3 must never resend a createTask by itself.
             adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
@@ -249,6 +229,11 @@ class KieClient:
         """createTask calls the local limiter allows right now."""
         return int(self._create_limiter.headroom())
 
+    @property
+    def create_window(self) -> float:
+        """Seconds of the local createTask limiter's sliding window."""
+        return self._create_limiter.per
+
     def rate_headroom(self) -> dict[str, dict[str, float]]:
         """Local rate-limit headroom, for /status."""
         return {
@@ -285,40 +270,19 @@ class KieClient:
                 self._transport_failure(exc, what=what, idempotent=idempotent, secrets=secrets)
             return self._interpret(resp, what=what, idempotent=idempotent, secrets=secrets)
 
-        def wait(state: RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, _Transient) and exc.retry_after is not None:
-                return exc.retry_after
-            return float(self._backoff(state))
-
-        def stop(state: RetryCallState) -> bool:
-            if state.attempt_number >= self._max_tries:
-                return True
-            # A long Retry-After is the caller's to schedule, not a thread's to sleep through.
-            exc = state.outcome.exception() if state.outcome else None
-            return isinstance(exc, _Transient) and (exc.retry_after or 0.0) > self._backoff_cap
-
-        retrying = Retrying(
-            retry=retry_if_exception_type(_Transient),
-            stop=stop,
-            wait=wait,
-            before_sleep=self._log_retry(what),
-            reraise=True,
-        )
-        try:
-            return retrying(attempt)
-        except _Transient as exc:
-            raise KieRetryable(f"{what}: {exc.reason}", code=exc.code,
-                               retry_after=exc.retry_after) from None
-
-    def _log_retry(self, what: str) -> Callable[[RetryCallState], None]:
-        def before_sleep(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            reason = exc.reason if isinstance(exc, _Transient) else type(exc).__name__
-            delay = state.next_action.sleep if state.next_action else 0.0
-            log.warning("KIE %s: %s; retry %d of %d in %.2f s", what, reason,
-                        state.attempt_number, self._max_tries - 1, delay)
-        return before_sleep
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return attempt()
+            except _Transient as exc:
+                decision = self._retry.decide(tries, retry_after=exc.retry_after)
+                if not decision.retry:
+                    raise KieRetryable(f"{what}: {exc.reason}", code=exc.code,
+                                       retry_after=exc.retry_after) from None
+                log.warning("KIE %s: %s; retry %d of %d in %.2f s", what, exc.reason, tries,
+                            self._max_tries - 1, decision.delay)
+                time.sleep(decision.delay)
 
     def _transport_failure(
         self, exc: requests.RequestException, *, what: str, idempotent: bool,
@@ -357,7 +321,8 @@ class KieClient:
         if effective in (401, 402):
             raise KieAuthError(f"{what}: {reason}", code=effective)
         if effective in (429, 455) or (500 <= effective < 600 and effective not in _FINAL_5XX):
-            raise _Transient(reason, effective, _retry_after(resp.headers.get("Retry-After")))
+            raise _Transient(reason, effective, retry_after_seconds(
+                resp.headers.get("Retry-After"), limit=_MAX_RETRY_AFTER))
         if 400 <= effective < 600:
             raise KieFinal(f"{what}: {reason}", code=effective)
         if idempotent:

@@ -16,17 +16,17 @@ import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 from gateways.kie.client import KieClient
+from gateways.published import Published
 from supervision import SupervisedActor
 from trt_actors.actors.router import Router
 from trt_actors.actors.ticker import Ticker
 from trt_actors.errors import DatabaseUnavailable, KieError, KieRetryable
 from trt_actors.infra import metrics
 from trt_actors.infra.store import Store
-from trt_actors.messages import Source, TaskObserved
+from trt_actors.messages import Poll, Source, TaskObserved
 
 log = logging.getLogger("trt.poller")
 
@@ -104,16 +104,13 @@ class AnswerWindow:
             return max(0, self.limit - self._count(self.clock()))
 
 
-@dataclass(frozen=True, slots=True)
-class Poll:
-    """Tell the poller to look for due jobs now."""
-
-
-class StatusPoller(SupervisedActor):
-    """Permanent child of the node's supervisor."""
+class Poller(SupervisedActor):
+    """Permanent child of the node's supervisor. Publishes :meth:`snapshot` to
+    ``published`` (thread-safe: its counters are kept under a lock)."""
 
     def __init__(self, store: Store, client: KieClient, jobs: Router, ticker: Ticker, *,
-                 interval: float = 0.2, workers: int = 4, rate_per_s: float = 10.0) -> None:
+                 interval: float = 0.2, workers: int = 4, rate_per_s: float = 10.0,
+                 published: Published | None = None) -> None:
         super().__init__()
         self.store, self.client, self.jobs, self.ticker = store, client, jobs, ticker
         self.interval = interval
@@ -126,6 +123,8 @@ class StatusPoller(SupervisedActor):
         self.errors = 0
         self.recent: list[float] = []  # times of recent queries, for the rate on /status
         self.rng = random.Random()
+        if published is not None:
+            published.publish(self.snapshot)
 
     def on_start(self) -> None:
         self.ticker.every(self.interval, self.actor_ref, Poll())
@@ -134,11 +133,14 @@ class StatusPoller(SupervisedActor):
         self.pool.shutdown(wait=False, cancel_futures=True)
 
     def on_receive(self, message: Any) -> Any:
-        if isinstance(message, Poll):
-            try:
-                self.poll_once()
-            except DatabaseUnavailable as exc:
-                log.debug("poller: %s", exc)
+        match message:
+            case Poll():
+                try:
+                    self.poll_once()
+                except DatabaseUnavailable as exc:
+                    log.debug("poller: %s", exc)
+            case _:
+                log.warning("poller: unexpected message %r", message)
         return None
 
     def poll_once(self) -> int:

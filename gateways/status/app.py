@@ -34,11 +34,12 @@ from gateways.status.facts import VERSION, collect, ready
 from gateways.status.pages import render
 from supervision import SupervisedActor
 from trt_actors.infra.metrics import node_registry
+from trt_actors.messages import CheckAlive, GetUrl
 
 if TYPE_CHECKING:
     from gateways.node import Node
 
-__all__ = ["VERSION", "ExtraRoutes", "StatusServer", "make_app"]
+__all__ = ["VERSION", "ExtraRoutes", "Status", "make_app"]
 
 log = logging.getLogger("trt.status")
 
@@ -88,7 +89,7 @@ class Readyz(_Base):
         self.finish({"ready": ok, "checks": checks})
 
 
-class Status(_Base):
+class StatusJson(_Base):
     async def get(self) -> None:
         facts = await self.run(collect, self.node)
         self.set_header("Content-Type", "application/json; charset=utf-8")
@@ -116,7 +117,7 @@ def make_app(node: Node, token: str | None, executor: ThreadPoolExecutor,
     args: dict[str, Any] = {"node": node, "token": token, "executor": executor}
     metrics = {**args, "registry": node_registry(lambda: collect(node))}
     rules: list[Any] = [
-        (r"/", Dashboard, args), (r"/status", Status, args), (r"/metrics", Metrics, metrics),
+        (r"/", Dashboard, args), (r"/status", StatusJson, args), (r"/metrics", Metrics, metrics),
         (r"/healthz", Healthz, args), (r"/readyz", Readyz, args),
     ]
     if extra_routes is not None:
@@ -124,7 +125,7 @@ def make_app(node: Node, token: str | None, executor: ThreadPoolExecutor,
     return tornado.web.Application(rules)
 
 
-class StatusServer(SupervisedActor):
+class Status(SupervisedActor):
     """Permanent child: the status HTTP server on its own thread.
 
     ``extra_routes`` are appended to the Application (the sandbox mounts its routes here).
@@ -150,8 +151,12 @@ class StatusServer(SupervisedActor):
         self.on_stop()
 
     def on_receive(self, message: Any) -> Any:
-        if message == "url":
-            return self.server.url
-        if message == "check" and not self.server.alive:
-            raise RuntimeError("status server thread died")
+        match message:
+            case GetUrl():
+                return self.server.url
+            case CheckAlive():
+                if not self.server.alive:
+                    raise RuntimeError("status server thread died")
+            case _:
+                log.warning("status: unexpected message %r", message)
         return None

@@ -1,9 +1,10 @@
 """Every fact the operator sees, gathered once: the /status JSON, the dashboard and /metrics.
 
-``collect(node)`` reads the in-memory snapshots (supervision tree, routers, gateways, alerts,
-KIE limiter, pool) and, when the database answers, the named ``status_*`` queries. It never
-raises for a database outage: it first probes PostgreSQL on a short, separate connection (the
-pool would make every query wait out its checkout timeout) and, when that fails, reports
+``collect(node)`` reads the in-memory snapshots (supervision tree, routers, the views the
+gateway actors publish, alerts, KIE limiter, pool: none waits on an actor's mailbox) and, when
+the database answers, the named ``status_*`` queries. It never raises for a database outage:
+it first probes PostgreSQL on a short, separate connection (the pool would make every query
+wait out its checkout timeout) and, when that fails, reports
 ``"database": "down: ..."`` with the database sections set to ``None`` and everything held in
 memory still shown. ``ready(node)`` is the /readyz verdict from the same probe.
 
@@ -18,17 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import psycopg
-
-import sql
 from trt_actors.domain.states import JobState
 from trt_actors.errors import StoreError
-from trt_actors.infra.store import mapped_errors
+from trt_actors.infra.migrations import pending
 
 if TYPE_CHECKING:
     from gateways.node import Node
 
-__all__ = ["FAILURES_SHOWN", "VERSION", "Probe", "collect", "live_actor", "probe", "ready"]
+__all__ = ["FAILURES_SHOWN", "VERSION", "Probe", "collect", "probe", "ready"]
 
 try:
     VERSION = importlib.metadata.version("trt-node")
@@ -49,7 +47,7 @@ class Probe:
     ok: bool
     """The server accepted a connection and answered."""
     error: str | None
-    """Why not, in one line (no secrets: psycopg's messages carry no password)."""
+    """Why not, in one line (no secrets: the driver's messages carry no password)."""
     pending: list[int] | None
     """Migrations this version ships that the database lacks (``None`` when down)."""
 
@@ -57,15 +55,9 @@ class Probe:
 def probe(conninfo: str, timeout: int = 3) -> Probe:
     """Connect (at most ``timeout`` s), read the applied migrations, disconnect."""
     try:
-        with mapped_errors(), psycopg.connect(
-                conninfo, autocommit=True, connect_timeout=max(2, timeout)) as conn:
-            row = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
-            applied: set[int] = set()
-            if row and row[0]:
-                applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+        return Probe(True, None, pending(conninfo, connect_timeout=max(2, timeout)))
     except StoreError as exc:
         return Probe(False, str(exc), None)
-    return Probe(True, None, [m.version for m in sql.migrations() if m.version not in applied])
 
 
 def _checks(found: Probe, tree: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
@@ -94,8 +86,8 @@ def collect(node: Node) -> dict[str, Any]:
     _share_budget(tree)
     found = probe(node.conninfo)
     is_ready, checks = _checks(found, tree)
-    intake, poller, delivery = (_snapshot(node, n) for n in ("intake", "poller", "delivery"))
-    callbacks = live_actor(node, "callbacks")
+    intake, poller, delivery, callbacks = (
+        node.snapshot(n) for n in ("intake", "poller", "delivery", "callbacks"))
     out: dict[str, Any] = {
         "version": VERSION,
         "started_at": _iso(node.started_at),
@@ -106,11 +98,11 @@ def collect(node: Node) -> dict[str, Any]:
         "supervision": tree,
         "actors": {"jobs": node.jobs.snapshot(), "chats": node.chats.snapshot()},
         "jobs": None, "orphans": None, "depths": None,
-        "telegram": {**(intake or {}), "last_update_id": None, "last_update_age_s": None,
+        "intake": {**(intake or {}), "last_update_id": None, "last_update_age_s": None,
                      "lag_s": None, "lag_updates": None},
         "delivery": {**(delivery or {}), "outbox": None},
-        "polling": poller,
-        "callbacks": dict(callbacks.ctx.stats.__dict__) if callbacks is not None else None,
+        "poller": poller,
+        "callbacks": callbacks,
         "kie_rate_headroom": node.kie.rate_headroom(),
         "db_pool": node.store.stats(),
         "alerts": node.alerts.snapshot(),
@@ -159,7 +151,7 @@ def _read_database(node: Node, out: dict[str, Any]) -> list[dict[str, Any]]:
     out["depths"] = {"callback_inbox": depths.get("callback_inbox", 0),
                      "telegram_inbox": depths.get("telegram_inbox", 0),
                      "outbox": depths.get("outbox", 0)}
-    out["telegram"].update(
+    out["intake"].update(
         last_update_id=telegram.get("last_update_id"),
         last_update_age_s=_round(telegram.get("last_update_age_s")),
         lag_s=_round(telegram.get("oldest_unhandled_s") or 0.0),
@@ -208,22 +200,6 @@ def _share_budget(tree: dict[str, Any]) -> None:
         child["budget_left"] = tree.get("budget_left")
         if "supervisor" in child:
             _share_budget(child["supervisor"])
-
-
-def live_actor(node: Node, name: str) -> Any:
-    """The running actor object of a permanent child, for its read-only snapshot."""
-    actor = node.actor(name)
-    if actor is None:
-        # pykka 4 keeps the actor behind a weak reference on the ref (``Node.actor`` looks
-        # for ``_actor``, which pykka 4 does not have).
-        deref = getattr(node.root.child_ref(name), "_actor_weakref", None)
-        actor = deref() if callable(deref) else None
-    return actor
-
-
-def _snapshot(node: Node, name: str) -> dict[str, Any] | None:
-    snap = getattr(live_actor(node, name), "snapshot", None)
-    return dict(snap()) if callable(snap) else None
 
 
 def _iso(at: float | None) -> str | None:

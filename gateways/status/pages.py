@@ -174,9 +174,9 @@ def _queues(f: Mapping[str, Any]) -> str:
 
 
 def _rates(f: Mapping[str, Any]) -> str:
-    poll = f.get("polling") or {}
+    poll = f.get("poller") or {}
     d = f.get("delivery") or {}
-    t = f.get("telegram") or {}
+    t = f.get("intake") or {}
     head = f.get("kie_rate_headroom") or {}
 
     def limit(name: str) -> str | None:

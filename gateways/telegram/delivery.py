@@ -42,6 +42,7 @@ from typing import Any, TypeVar
 import pykka
 from telegram.error import RetryAfter
 
+from gateways.published import Published
 from gateways.telegram.bot_thread import BotThread
 from gateways.telegram.delivery_outcomes import Outcomes
 from gateways.telegram.pacer import Pacer, SendGate
@@ -52,28 +53,21 @@ from gateways.telegram.send import (
     TelegramSender,
     Verdict,
     classify,
+    flood_wait,
     redact_library_logs,
-    retry_after_seconds,
 )
 from supervision import SupervisedActor
 from trt_actors.conversation.job_messages import JobMessages
 from trt_actors.errors import DatabaseUnavailable, TelegramError
 from trt_actors.infra.logs import log_context
+from trt_actors.infra.retry import Backoff, RetryPolicy
 from trt_actors.infra.store import Store
+from trt_actors.messages import DeliveryLoopFailed, Wake
 
 log = logging.getLogger("trt.delivery")
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Wake:
-    """Look at the outbox now: something was queued (or it is simply time to look)."""
-
-
-@dataclass(frozen=True, slots=True)
-class _LoopFailed:
-    reason: str
-    """Why the loop cannot go on (an invalid token); the actor fails with it."""
+DB_BACKOFF = Backoff(base=0.5, cap=10.0)
+"""While the database is down: the loop's rows wait, nothing is lost."""
 
 
 class DeliveryStats:
@@ -110,7 +104,7 @@ class DeliveryStats:
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
+class DeliveryPolicy:
     per_second: float = 30.0
     per_chat_per_second: float = 1.0
     interval: float = 0.5
@@ -128,7 +122,7 @@ class Settings:
 class DeliveryLoop:
     """The asyncio side: the bot thread, the gate, one worker per chat with queued rows."""
 
-    def __init__(self, token: str, api_url: str, outcomes: Outcomes, settings: Settings,
+    def __init__(self, token: str, api_url: str, outcomes: Outcomes, settings: DeliveryPolicy,
                  stats: DeliveryStats, redact: Redactor,
                  request_wake: Callable[[], None], on_fatal: Callable[[str], None]) -> None:
         self.outcomes, self.settings, self.stats, self.redact = outcomes, settings, stats, redact
@@ -144,6 +138,10 @@ class DeliveryLoop:
         self.queues: dict[int, deque[Item]] = defaultdict(deque)
         self.workers: dict[int, asyncio.Task[None]] = {}
         self.rng = random.Random()
+        # Timeouts, network errors, 5xx: counted attempts of the row, recorded in the outbox.
+        self.retry_policy = RetryPolicy(Backoff(settings.backoff_base, settings.backoff_cap,
+                                                jitter=(0.5, 1.0)),
+                                        max_attempts=settings.max_attempts)
         self._last_429: tuple[int, float] = (0, -1e9)  # (chat, time) of the latest refusal
         self._refill_at = 0.0
 
@@ -206,15 +204,16 @@ class DeliveryLoop:
 
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
         """Run database work off the loop; wait out a database outage."""
-        delay = 0.5
+        failures = 0
         while True:
             try:
                 return await self.thread.loop.run_in_executor(self.pool, fn, *args)
             except DatabaseUnavailable as exc:
                 self.stats.error(str(exc))
+                failures += 1
+                delay = DB_BACKOFF.delay(failures)
                 log.warning("delivery: %s; retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
 
     async def _deliver(self, item: Item) -> set[int]:
         """Send one row until it is sent or failed; the ids of other rows failed with it."""
@@ -256,7 +255,7 @@ class DeliveryLoop:
         now = time.monotonic()
         if verdict is Verdict.RETRY_AFTER:
             assert isinstance(exc, RetryAfter)
-            until = now + retry_after_seconds(exc)
+            until = now + flood_wait(exc)
             self.stats.add(too_many=1)
             self.gate.pacer.pause_chat(item.chat_id, until)
             last_chat, last_at = self._last_429
@@ -271,15 +270,14 @@ class DeliveryLoop:
             self.on_fatal(text)
             await asyncio.sleep(self.settings.backoff_cap)
             return True, set()
-        if verdict is Verdict.RETRY and item.attempts < self.settings.max_attempts:
-            s = self.settings
-            delay = min(s.backoff_cap, s.backoff_base * 2 ** (item.attempts - 1)) \
-                * self.rng.uniform(0.5, 1.0)
-            item.attempts = await self._db(self.outcomes.retry, item, text, delay)
+        decision = self.retry_policy.decide(item.attempts, retryable=verdict is Verdict.RETRY,
+                                            rng=self.rng)
+        if decision.retry:
+            item.attempts = await self._db(self.outcomes.retry, item, text, decision.delay)
             self.stats.add(retries=1)
             log.info("delivery: outbox %s attempt failed (%s); retry in %.1f s",
-                     item.id, text, delay)
-            await asyncio.sleep(delay)
+                     item.id, text, decision.delay)
+            await asyncio.sleep(decision.delay)
             return True, set()
         if verdict is Verdict.CHAT_GONE:
             failed = set(await self._db(self.outcomes.chat_gone, item, text))
@@ -290,26 +288,29 @@ class DeliveryLoop:
         return False, failed | {item.id}
 
 
-class DeliveryActor(SupervisedActor):
+class Delivery(SupervisedActor):
     """The only writer to Telegram; a permanent child of the node's supervisor.
 
     ``job_messages`` writes the follow-ups (``delivered``, ``failed``) in the transaction of the
     job's move. Tell it :class:`Wake` after queuing outbox rows; it also looks every
-    ``interval`` seconds. ``snapshot()`` may be called from any thread.
+    ``interval`` seconds. ``snapshot()`` may be called from any thread; it is published to
+    ``published`` for /status.
     """
 
     def __init__(self, store: Store, bot_token: str, api_url: str, job_messages: JobMessages, *,
                  per_second: float = 30.0, per_chat_per_second: float = 1.0,
-                 **settings: Any) -> None:
+                 published: Published | None = None, **settings: Any) -> None:
         super().__init__()
         self.store = store
-        self.settings = Settings(per_second=per_second,
+        self.settings = DeliveryPolicy(per_second=per_second,
                                  per_chat_per_second=per_chat_per_second, **settings)
         self.redact = Redactor(bot_token)
         self.stats = DeliveryStats()
         self._token, self._api_url = bot_token, api_url.rstrip("/")
         self.outcomes = Outcomes(store, job_messages)
         self.loop: DeliveryLoop | None = None
+        if published is not None:
+            published.publish(self.snapshot)
 
     def on_start(self) -> None:
         requeued = self.store.run("delivery_requeue")
@@ -325,7 +326,7 @@ class DeliveryActor(SupervisedActor):
 
         def on_fatal(reason: str) -> None:
             with contextlib.suppress(pykka.ActorDeadError):
-                ref.tell(_LoopFailed(reason))
+                ref.tell(DeliveryLoopFailed(reason))
 
         redact_library_logs(self.redact)
         self.loop = DeliveryLoop(self._token, self._api_url, self.outcomes, self.settings,
@@ -347,7 +348,7 @@ class DeliveryActor(SupervisedActor):
                     self._claim()
                 except DatabaseUnavailable as exc:
                     log.debug("delivery: %s", exc)
-            case _LoopFailed(reason=reason):
+            case DeliveryLoopFailed(reason=reason):
                 raise TelegramError(f"delivery cannot go on: {reason}")
             case _:
                 log.warning("delivery: unexpected message %r", message)

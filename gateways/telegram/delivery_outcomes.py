@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from gateways.telegram.send import Item
 from trt_actors.conversation.job_messages import JobMessages, language_of
 from trt_actors.domain import jobs
 from trt_actors.domain.states import Cause, Failure, JobState
-from trt_actors.infra.store import Store
+from trt_actors.infra.store import Store, jsonb
 
 
 class Outcomes:
@@ -45,7 +43,7 @@ class Outcomes:
                           detail="sending the result")
             elif job.state is JobState.DELIVERED:
                 if item.message_ids:  # sent before a crash: record, never send twice
-                    tx.one("delivery_sent", id=item.id, message_ids=Jsonb(item.message_ids))
+                    tx.one("delivery_sent", id=item.id, message_ids=jsonb(item.message_ids))
                     return False, None
             elif job.state is not JobState.DELIVERING:
                 tx.one("delivery_failed", id=item.id,
@@ -55,7 +53,7 @@ class Outcomes:
 
     def sent(self, item: Item, message_ids: list[int]) -> None:
         with self.store.transaction() as tx:
-            tx.one("delivery_sent", id=item.id, message_ids=Jsonb(message_ids))
+            tx.one("delivery_sent", id=item.id, message_ids=jsonb(message_ids))
             if item.kind == "result" and item.job_id is not None:
                 job = jobs.move(tx, item.job_id, JobState.DELIVERED, Cause.DELIVERY,
                                 detail=f"{len(message_ids)} message(s) sent")

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import threading
 import time
 import warnings
@@ -29,16 +28,23 @@ from typing import Any
 import telegram
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
 
+from gateways.published import Published
+from gateways.telegram.send import flood_wait
 from supervision import SupervisedActor
-from trt_actors.actors.chat import UpdateReceived
 from trt_actors.actors.router import Router
 from trt_actors.errors import DatabaseUnavailable, StoreError
+from trt_actors.infra.retry import Backoff
 from trt_actors.infra.store import Store
+from trt_actors.messages import IntakeLoopFailed, UpdateReceived
 
-log = logging.getLogger("trt.telegram.intake")
+log = logging.getLogger("trt.intake")
 
 ALLOWED_UPDATES = ["message", "callback_query", "pre_checkout_query"]
 OFFSET_KEY = "telegram_offset"
+POLL_BACKOFF = Backoff(base=1.0, cap=30.0, jitter=(0.8, 1.2))
+"""After a timeout or network error of getUpdates (a success starts again from 1 s)."""
+STORE_BACKOFF = Backoff(base=1.0, cap=1.0, factor=1.0)
+"""A steady 1 s while the database refuses the updates: they are not confirmed meanwhile."""
 
 
 def make_bot(token: str, api_url: str, *, read_timeout: float = 10.0) -> telegram.Bot:
@@ -86,11 +92,13 @@ def chat_of(update: dict[str, Any]) -> int | None:
     return None
 
 
-class TelegramIntake(SupervisedActor):
-    """Permanent child: runs the long-poll loop on its own asyncio thread."""
+class Intake(SupervisedActor):
+    """Permanent child: runs the long-poll loop on its own asyncio thread. Publishes
+    :meth:`snapshot` to ``published`` (it reads values the loop thread replaces whole)."""
 
     def __init__(self, store: Store, chats: Router, token: str, api_url: str, *,
-                 poll_timeout: int = 25, on_conflict: Callable[[str], None] | None = None) -> None:
+                 poll_timeout: int = 25, on_conflict: Callable[[str], None] | None = None,
+                 published: Published | None = None) -> None:
         super().__init__()
         self.store, self.chats = store, chats
         self.token, self.api_url = token, api_url
@@ -104,6 +112,8 @@ class TelegramIntake(SupervisedActor):
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        if published is not None:
+            published.publish(self.snapshot)
 
     # --- actor ------------------------------------------------------------------------------
 
@@ -123,8 +133,11 @@ class TelegramIntake(SupervisedActor):
             self._thread.join(timeout=10)
 
     def on_receive(self, message: Any) -> Any:
-        if message == "check" and self.state == "failed":
-            raise RuntimeError("telegram intake loop died")
+        match message:
+            case IntakeLoopFailed():
+                raise RuntimeError("telegram intake loop died")  # the supervisor restarts us
+            case _:
+                log.warning("intake: unexpected message %r", message)
         return None
 
     def snapshot(self) -> dict[str, Any]:
@@ -154,13 +167,13 @@ class TelegramIntake(SupervisedActor):
             log.exception("telegram intake loop crashed")
             self.state = "failed"
             with contextlib.suppress(Exception):  # already stopping
-                self.actor_ref.tell("check")  # make the supervisor see it and restart us
+                self.actor_ref.tell(IntakeLoopFailed())  # the actor fails: it is restarted
         finally:
             loop.close()
 
     async def _poll_forever(self) -> None:
         bot = make_bot(self.token, self.api_url, read_timeout=10.0)
-        backoff = 1.0
+        failures = 0  # consecutive timeouts / network errors
         async with bot:
             self.offset = await asyncio.to_thread(self._load_offset)
             self.state = "polling"
@@ -176,10 +189,9 @@ class TelegramIntake(SupervisedActor):
                                         "allowed_updates": ALLOWED_UPDATES},
                             read_timeout=self.poll_timeout + 10)
                     self.last_poll_at = time.time()
-                    backoff = 1.0
+                    failures = 0
                 except RetryAfter as exc:
-                    delay = float(exc.retry_after if isinstance(exc.retry_after, int | float)
-                                  else exc.retry_after.total_seconds())
+                    delay = flood_wait(exc)
                     log.warning("getUpdates: flood control, waiting %.0fs", delay)
                     await self._sleep(delay)
                     continue
@@ -195,9 +207,10 @@ class TelegramIntake(SupervisedActor):
                     log.error("getUpdates: Telegram rejected TRT_TELEGRAM_TOKEN; polling stopped")
                     return
                 except (TimedOut, NetworkError) as exc:
-                    log.info("getUpdates: %s; retrying in %.1fs", type(exc).__name__, backoff)
-                    await self._sleep(backoff * random.uniform(0.8, 1.2))
-                    backoff = min(30.0, backoff * 2)
+                    failures += 1
+                    delay = POLL_BACKOFF.delay(failures)
+                    log.info("getUpdates: %s; retrying in %.1fs", type(exc).__name__, delay)
+                    await self._sleep(delay)
                     continue
                 if isinstance(updates, list) and updates:
                     await self._store_and_dispatch(
@@ -211,6 +224,7 @@ class TelegramIntake(SupervisedActor):
 
     async def _store_and_dispatch(self, updates: list[dict[str, Any]]) -> None:
         next_offset = max(int(u["update_id"]) for u in updates) + 1
+        failures = 0
         while not self._halt.is_set():
             try:
                 rows = await asyncio.to_thread(self._store, updates, next_offset)
@@ -218,7 +232,8 @@ class TelegramIntake(SupervisedActor):
             except DatabaseUnavailable as exc:
                 # Not stored → not confirmed: keep the offset and try the write again.
                 log.warning("updates not stored (%s); retrying", exc)
-                await self._sleep(1.0)
+                failures += 1
+                await self._sleep(STORE_BACKOFF.delay(failures))
         else:
             return
         self.offset = next_offset

@@ -37,6 +37,7 @@ from telegram.error import (
 
 from gateways.telegram.pacer import SendGate
 from trt_actors.conversation import texts
+from trt_actors.infra.retry import retry_after_seconds
 
 MB = 1024 * 1024
 PHOTO_UPLOAD_LIMIT = 10 * MB
@@ -98,10 +99,11 @@ def classify(exc: BaseException) -> Verdict:
     return Verdict.RETRY  # TimedOut, NetworkError (5xx), and anything unexpected
 
 
-def retry_after_seconds(exc: RetryAfter) -> float:
+def flood_wait(exc: RetryAfter) -> float:
+    """Seconds Telegram's flood control asks to wait (polling and delivery alike)."""
     # PTB 22 warns on ``retry_after`` (it will become a timedelta); read the stored value.
     value = getattr(exc, "_retry_after", None) or exc.retry_after
-    return float(value.total_seconds() if hasattr(value, "total_seconds") else value)
+    return retry_after_seconds(value) or 0.0
 
 
 class Redactor:

@@ -1,6 +1,6 @@
 """Fuzzing the running callback gateway: random and mutated bodies, paths and headers.
 
-A real ``CallbackGateway`` on port 0 (one without and one with KIE's HMAC key) over a real
+A real ``Callbacks`` gateway on port 0 (one without and one with KIE's HMAC key) over a real
 database holding jobs waiting on real task ids. Every request carries something a forger
 could send — never a job's secret nor a valid signature — so whatever it says, no job may
 move. Properties: every request is answered, never with a 5xx; the gateway actor lives on;
@@ -23,7 +23,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateways.kie.callback_app import CallbackGateway
+from gateways.kie.callback_app import Callbacks
 from trt_actors.actors.job import JobDeps, SubmitPolicy, job_router
 from trt_actors.actors.router import Router
 from trt_actors.catalog.model import load_catalog
@@ -33,6 +33,7 @@ from trt_actors.domain import jobs, ledger
 from trt_actors.domain.alerts import Alerts
 from trt_actors.domain.states import Cause, JobState
 from trt_actors.infra.store import Store
+from trt_actors.messages import CheckAlive, GetUrl
 
 pytestmark = pytest.mark.fuzz
 
@@ -42,7 +43,12 @@ JOBS = 6
 
 
 class NoKie:
-    """createTask must never be reached from a callback."""
+    """createTask must never be reached from a callback (the rest of ``KiePort`` is inert)."""
+
+    create_window = 10.0
+
+    def create_budget(self) -> int:
+        return 1_000_000
 
     def create_task(self, family: str, model_id: str, input: Mapping[str, Any],
                     callback_url: str | None) -> str:
@@ -91,9 +97,9 @@ def target(store: Store) -> Iterator[Target]:
             jobs.move(tx, job.id, JobState.SUBMITTED, Cause.SUBMIT, detail=f"task {task}")
         made.append(job)
         tasks.append(task)
-    refs = [CallbackGateway.start(store, router, "127.0.0.1", 0),
-            CallbackGateway.start(store, router, "127.0.0.1", 0, HMAC_KEY)]
-    urls = {"plain": str(refs[0].ask("url")), "hmac": str(refs[1].ask("url"))}
+    refs = [Callbacks.start(store, router, "127.0.0.1", 0),
+            Callbacks.start(store, router, "127.0.0.1", 0, HMAC_KEY)]
+    urls = {"plain": str(refs[0].ask(GetUrl())), "hmac": str(refs[1].ask(GetUrl()))}
     with requests.Session() as session:
         yield Target(urls, refs, router, store, made, tasks, session)
     for ref in refs:
@@ -204,7 +210,7 @@ def test_no_forged_or_garbled_callback_moves_a_job_or_breaks_the_gateway(
     print(f"FUZZ gateway: {sum(answers.values())} requests, answers {answers}")
     assert all(ref.is_alive() for ref in target.refs), "a callback gateway died"
     for ref in target.refs:
-        ref.ask("check")
+        ref.ask(CheckAlive())
     assert target.router.wait_idle(10)
     assert _snapshot(target.store) == before, "an unauthenticated callback changed a job"
     assert target.router.failures == 0, target.router.last_failure

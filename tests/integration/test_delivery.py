@@ -19,7 +19,7 @@ import pykka
 import pytest
 from psycopg.types.json import Jsonb
 
-from gateways.telegram.delivery import DeliveryActor, Wake
+from gateways.telegram.delivery import Delivery
 from gateways.telegram.pacer import Pacer
 from sandbox.kie_media import base_media, padded
 from sandbox.telegram_emulator import TelegramEmulator
@@ -28,6 +28,7 @@ from trt_actors.conversation.job_messages import JobMessages
 from trt_actors.domain import jobs, ledger, outbox
 from trt_actors.domain.states import Cause, JobState
 from trt_actors.infra.store import Store
+from trt_actors.messages import Wake
 
 TOKEN = "700123:delivery-SECRET-xyz"
 CATALOG = load_catalog()
@@ -104,7 +105,7 @@ def start(store: Store, emu: TelegramEmulator) -> Iterator[Start]:
     def start_actor(**settings: Any) -> pykka.ActorRef[Any]:
         options: dict[str, Any] = {"interval": 0.1, "backoff_base": 0.05, "backoff_cap": 0.5}
         options.update(settings)
-        started.append(DeliveryActor.start(store, TOKEN, emu.url, MESSAGES, **options))
+        started.append(Delivery.start(store, TOKEN, emu.url, MESSAGES, **options))
         return started[-1]
 
     yield start_actor

@@ -1,6 +1,6 @@
 """The status poller: completes jobs with no callback at all, within KIE's rate limit.
 
-Real PostgreSQL, the real ``KieClient`` and ``StatusPoller`` against the KIE emulator, whose
+Real PostgreSQL, the real ``KieClient`` and ``Poller`` against the KIE emulator, whose
 own sliding-window limit (10 status queries per second, 429 beyond) is the judge.
 """
 

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from trt_actors.domain import jobs, ledger
 from trt_actors.domain.states import Cause, Failure, JobState
-from trt_actors.errors import InsufficientCredits
+from trt_actors.errors import FreeLimitReached, InsufficientCredits
 from trt_actors.infra.store import Store
 
 
@@ -98,7 +98,7 @@ def test_free_daily_limit_is_atomic_and_returned_on_failure(store: Store) -> Non
     confirm(store, 12, "f2", price=0, free=True, free_limit=2)
     try:
         confirm(store, 12, "f3", price=0, free=True, free_limit=2)
-    except jobs.FreeLimitReached as exc:
+    except FreeLimitReached as exc:
         assert exc.limit == 2
     else:
         raise AssertionError("a third free job in a day must be refused")

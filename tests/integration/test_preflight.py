@@ -15,7 +15,7 @@ from typing import Any, cast
 import psycopg
 import pytest
 
-from gateways.kie.callback_app import CallbackGateway
+from gateways.kie.callback_app import Callbacks
 from sandbox.kie_emulator import KieEmulator
 from sandbox.telegram_emulator import TelegramEmulator
 from tests.conftest import Postgres
@@ -23,6 +23,7 @@ from tools import check as preflight
 from trt_actors.actors.router import Router
 from trt_actors.catalog.model import load_catalog, packaged_catalog_text
 from trt_actors.infra.store import Store
+from trt_actors.messages import GetUrl
 
 TOKEN = "777001:preflight-telegram-token-abc"
 KIE_KEY = "preflight-kie-key-0123456"
@@ -55,10 +56,10 @@ def telegram() -> Iterator[TelegramEmulator]:
 @pytest.fixture
 def gateway(store: Store) -> Iterator[str]:
     """This node's callback gateway on the test database; yields its base URL."""
-    ref = CallbackGateway.start(store, cast(Router, Router("job", _no_route)), "127.0.0.1", 0,
+    ref = Callbacks.start(store, cast(Router, Router("job", _no_route)), "127.0.0.1", 0,
                                 HMAC_KEY)
     try:
-        yield str(ref.ask("url"))
+        yield str(ref.ask(GetUrl()))
     finally:
         ref.stop()
 

@@ -81,7 +81,7 @@ def test_every_move_is_allowed_or_refused_by_both(
     # Bypassing the guard (as buggy code might): PostgreSQL itself refuses.
     with pytest.raises(IllegalTransition) as info, store.transaction() as tx:
         tx.raw(f"UPDATE jobs SET state = '{to.value}' WHERE id = {job.id}")
-    assert (info.value.from_, info.value.to) == (from_.value, to.value)
+    assert (info.value.job_id, info.value.from_, info.value.to) == (job.id, from_.value, to.value)
     assert jobs.load(store, job.id).state is from_  # type: ignore[union-attr]
 
 

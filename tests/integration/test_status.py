@@ -20,7 +20,6 @@ from gateways.http_thread import HttpThread
 from gateways.node import Node
 from gateways.status import sandbox_routes as status_sandbox
 from gateways.status.app import make_app
-from gateways.status.facts import live_actor
 from sandbox.kie_emulator import KieEmulator
 from sandbox.telegram_emulator import TelegramEmulator
 from tests.support import status_state
@@ -30,6 +29,7 @@ from trt_actors.infra.embedded_pg import EmbeddedPostgres
 from trt_actors.infra.migrations import migrate
 from trt_actors.infra.settings import load_settings
 from trt_actors.infra.store import Store
+from trt_actors.messages import GetUrl, IntakeLoopFailed
 
 TOKEN = "424242:status-test-telegram-token"
 KIE_KEY = "status-test-kie-key-123456"
@@ -56,7 +56,7 @@ def start_node(conninfo: str, emulators: Emulators, **env: str) -> Node:
 def status_url(node: Node) -> str:
     ref = node.root.child_ref("status")
     assert ref is not None
-    return str(ref.ask("url", timeout=5))
+    return str(ref.ask(GetUrl(), timeout=5))
 
 
 def get(url: str, **headers: str) -> requests.Response:
@@ -96,9 +96,9 @@ def test_status_and_metrics_are_true_to_the_database(
         assert status["orphans"]["oldest_parked_age_s"] >= 0
         assert status["depths"] == {"callback_inbox": 0, "telegram_inbox": 0, "outbox": 0}
         assert status["delivery"]["outbox"]["pending"] == 0
-        assert status["polling"]["limit_per_s"] == 10
+        assert status["poller"]["limit_per_s"] == 10
         assert status["kie_rate_headroom"]["status"]["limit"] == 10
-        assert "offset" in status["telegram"] and status["telegram"]["lag_s"] == 0
+        assert "offset" in status["intake"] and status["intake"]["lag_s"] == 0
         assert status["db_pool"]["pool_size"] >= 1
         assert status["actors"]["jobs"]["active"] == 0 and status["alerts"] == []
         job_failures = [f for f in status["failures"] if f["source"] == "job"]
@@ -133,12 +133,10 @@ def test_a_child_failure_and_an_alert_show_on_status_metrics_and_dashboard(
     node = start_node(database, emulators)
     try:
         base = status_url(node)
-        # The intake's own failure path: its loop died, the next "check" makes the actor fail.
-        intake = live_actor(node, "intake")
-        intake.state = "failed"
+        # The intake's own failure path: its loop thread died and tells the actor so.
         ref = node.root.child_ref("intake")
         assert ref is not None
-        ref.tell("check")
+        ref.tell(IntakeLoopFailed())
 
         def restarted() -> dict[str, Any] | None:
             facts = get(f"{base}/status").json()

@@ -2,8 +2,8 @@
 
 ``KieHarness`` wires the product's own pieces exactly as the node does — ``KieClient``
 against ``sandbox.kie_emulator.KieEmulator``, the job router of ``trt_actors.actors.job``
-(catalog validator, outbox notifier, alerts), a ``Ticker``, the ``CallbackGateway`` on port 0
-and, when asked, the ``StatusPoller`` and the ``Janitor`` — and offers the few reads the
+(catalog validator, job messages, alerts), a ``Ticker``, the ``Callbacks`` gateway on port 0
+and, when asked, the ``Poller`` and the ``Janitor`` — and offers the few reads the
 tests assert on (job rows, events, inbox, outbox, tasks). No test double anywhere: the only
 thing standing in for the outside world is the emulator, which shares no code with the product.
 """
@@ -26,10 +26,10 @@ import pykka
 import pytest
 import requests
 
-from gateways.kie.callback_app import CallbackGateway
+from gateways.kie.callback_app import Callbacks
 from gateways.kie.callbacks import parse_callback
 from gateways.kie.client import KieClient
-from gateways.kie.poller import StatusPoller
+from gateways.kie.poller import Poller
 from sandbox.kie_emulator import KieEmulator
 from tests.support import waiting
 from trt_actors.actors.janitor import Janitor, JanitorPolicy
@@ -43,7 +43,7 @@ from trt_actors.domain import jobs, ledger
 from trt_actors.domain.alerts import Alerts
 from trt_actors.domain.states import JobState
 from trt_actors.infra.store import Row, Store
-from trt_actors.messages import SubmitJob, TaskReport
+from trt_actors.messages import GetCallbackStats, GetUrl, SubmitJob, TaskReport
 
 API_KEY = "kie-test-key-0123456789abcdef"
 WEBHOOK_KEY = "kie-webhook-key-for-tests"
@@ -152,9 +152,9 @@ class KieHarness:
         self.client = KieClient(emu.url, API_KEY, **{"backoff_base": 0.05, **options.client})
         self.ticker = Ticker()
         late = _LateRouter()
-        self.gateway = CallbackGateway.start(store, cast(Router, late), "127.0.0.1", 0,
+        self.gateway = Callbacks.start(store, cast(Router, late), "127.0.0.1", 0,
                                              hmac_key=options.hmac_key)
-        self.gateway_url = str(self.gateway.ask("url"))
+        self.gateway_url = str(self.gateway.ask(GetUrl()))
         policy = SubmitPolicy(
             callback_base_url=self.gateway_url if options.callbacks else None,
             **{"first_poll": 0.1, "retry_base": 0.1, **options.policy})
@@ -168,7 +168,7 @@ class KieHarness:
         self.poller: pykka.ActorRef[Any] | None = None
         self.janitor: pykka.ActorRef[Any] | None = None
         if options.poller:
-            self.poller = StatusPoller.start(store, self.client, self.jobs, self.ticker,
+            self.poller = Poller.start(store, self.client, self.jobs, self.ticker,
                                              interval=options.poll_interval)
             self._actors.append(self.poller)
         if options.janitor is not None:
@@ -233,7 +233,7 @@ class KieHarness:
 
     def gateway_stats(self) -> dict[str, Any]:
         """The callback gateway's counters (received, stored, rejected, ...)."""
-        return cast(dict[str, Any], self.gateway.ask("stats"))
+        return cast(dict[str, Any], self.gateway.ask(GetCallbackStats()))
 
     def token(self, job: jobs.Job) -> str:
         """The callback path token the job actor sends to KIE."""

@@ -19,7 +19,6 @@ from trt_actors.conversation.engine import (
     Command,
     ConfirmResult,
     Event,
-    FreeLimitReached,
     JobSummary,
     MediaSent,
     PaymentReceived,
@@ -27,7 +26,7 @@ from trt_actors.conversation.engine import (
     Text,
     handle,
 )
-from trt_actors.errors import InsufficientCredits, NotFound
+from trt_actors.errors import FreeLimitReached, InsufficientCredits, NotFound
 
 CATALOG: Catalog = load_catalog()
 
@@ -58,7 +57,7 @@ class FakeContext:
             return ConfirmResult(self.keys[idempotency_key], False)
         used_free = sum(1 for j in self.jobs if j["price"] == 0)
         if price == 0 and self.free_limit is not None and used_free >= self.free_limit:
-            raise FreeLimitReached(self.free_limit)
+            raise FreeLimitReached(self.user_id, self.free_limit)
         if price > self.credits:
             raise InsufficientCredits(self.user_id, price)
         self.credits -= price

@@ -34,11 +34,18 @@ PROMPT = {"prompt": "a red fox", "aspect_ratio": "1:1"}
 
 
 class ScriptedKie:
-    """createTask answers from a script: a task id, an exception, or a callable."""
+    """createTask answers from a script: a task id, an exception, or a callable. The whole
+    ``KiePort``: ``budget`` is what ``create_budget`` answers (never spent by default)."""
 
-    def __init__(self, *script: Any) -> None:
+    create_window = 10.0
+
+    def __init__(self, *script: Any, budget: int = 1_000_000) -> None:
         self.script = list(script)
         self.calls: list[dict[str, Any]] = []
+        self.budget = budget
+
+    def create_budget(self) -> int:
+        return self.budget
 
     def create_task(self, family: str, model_id: str, input: Mapping[str, Any],
                     callback_url: str | None) -> str:
@@ -153,6 +160,24 @@ def test_retryable_errors_leave_the_job_to_be_tried_again(store: Store) -> None:
     settle(router)
     assert state(store, job.id) is JobState.SUBMITTED
     assert len(kie.calls) == 2
+
+
+def test_a_spent_create_budget_postpones_the_submit_without_an_attempt(store: Store) -> None:
+    kie = ScriptedKie("T1", budget=0)
+    router, _ = build(store, kie)
+    job = new_job(store)
+    router.route(job.id, SubmitJob(job.id))
+    settle(router)
+    loaded = jobs.load(store, job.id)
+    assert loaded is not None and loaded.state is JobState.CREATED and kie.calls == []
+    with store.transaction() as tx:
+        row = tx.raw(f"SELECT next_check_at - now() AS wait FROM jobs WHERE id = {job.id}")[0]
+    # Spread over one limiter window: uniform(1, 1 + create_window) seconds from now.
+    assert 0.5 < row["wait"].total_seconds() <= 1.0 + kie.create_window
+    kie.budget = 1
+    router.route(job.id, SubmitJob(job.id))
+    settle(router)
+    assert state(store, job.id) is JobState.SUBMITTED and len(kie.calls) == 1
 
 
 def test_unknown_outcomes_resubmit_within_policy_then_fail_and_release(store: Store) -> None:

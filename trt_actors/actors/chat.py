@@ -14,8 +14,6 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from trt_actors.actors.chat_context import DbChatContext
 from trt_actors.actors.router import Router, VirtualActor
 from trt_actors.catalog.model import Catalog
@@ -33,18 +31,10 @@ from trt_actors.conversation.engine import (
 )
 from trt_actors.conversation.job_messages import JobMessages
 from trt_actors.domain import ledger, outbox
-from trt_actors.infra.store import Store, Tx
-from trt_actors.messages import SubmitJob
+from trt_actors.infra.store import Store, Tx, jsonb
+from trt_actors.messages import SubmitJob, UpdateReceived
 
 log = logging.getLogger("trt.chat")
-
-
-@dataclass(frozen=True, slots=True)
-class UpdateReceived:
-    """A Telegram update for this chat is in the update inbox; handle it."""
-
-    update_id: int
-    chat_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +90,13 @@ class ChatActor(VirtualActor):
         self.deps = deps
 
     def handle(self, message: Any) -> None:
-        if not isinstance(message, UpdateReceived):
-            log.warning("chat %s: unexpected message %r", self.key, message)
-            return
+        match message:
+            case UpdateReceived():
+                self._update(message)
+            case _:
+                log.warning("chat %s: unexpected message %r", self.key, message)
+
+    def _update(self, message: UpdateReceived) -> None:
         confirmed: list[int] = []
         with self.deps.store.transaction() as tx:
             row = tx.one("update_get", update_id=message.update_id)
@@ -137,7 +131,7 @@ class ChatActor(VirtualActor):
             self.deps.catalog, state_row["state"] if state_row else None, event, ctx,
             language_code=language_code)
         confirmed.extend(ctx.confirmed)
-        tx.run("session_save", chat_id=chat_id, user_id=user_id, state=Jsonb(state))
+        tx.run("session_save", chat_id=chat_id, user_id=user_id, state=jsonb(state))
         pressed = event.message_id if isinstance(event, ButtonPressed) else None
         for i, answer in enumerate(answers):
             self._queue(tx, chat_id, answer, pressed, f"upd:{update_id}:{i}")

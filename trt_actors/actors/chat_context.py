@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from trt_actors.conversation.engine import ConfirmResult, FreeLimitReached, JobSummary
+from trt_actors.conversation.engine import ConfirmResult, JobSummary
 from trt_actors.domain import jobs, ledger
 from trt_actors.domain.states import Cause, Failure, JobState
-from trt_actors.errors import InsufficientCredits
 from trt_actors.infra.store import Tx
 
 if TYPE_CHECKING:
@@ -37,18 +36,14 @@ class DbChatContext:
             family=model.family.value, input=inputs, price=price, free=model.free,
             expected_seconds=model.expected_seconds, max_seconds=model.max_seconds,
             idempotency_key=idempotency_key)
-        try:
-            # A savepoint: a refused hold rolls back only the confirm, not the update.
-            with self.tx.savepoint():
-                job, created = jobs.confirm_in(
-                    self.tx, new,
-                    free_daily_limit=self.deps.free_daily_limit if model.free else None)
-                if created:
-                    self.deps.job_messages.accepted(self.tx, job)
-        except jobs.FreeLimitReached as exc:
-            raise FreeLimitReached(exc.limit) from exc
-        except InsufficientCredits:
-            raise
+        # A savepoint: a refused hold (``InsufficientCredits``, ``FreeLimitReached``, raised to
+        # the engine as they are) rolls back only the confirm, not the update.
+        with self.tx.savepoint():
+            job, created = jobs.confirm_in(
+                self.tx, new,
+                free_daily_limit=self.deps.free_daily_limit if model.free else None)
+            if created:
+                self.deps.job_messages.accepted(self.tx, job)
         if created:
             self.confirmed.append(job.id)
         return ConfirmResult(job.id, created)

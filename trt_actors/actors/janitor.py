@@ -18,17 +18,19 @@ from trt_actors.actors.router import Router
 from trt_actors.actors.ticker import Ticker
 from trt_actors.errors import DatabaseUnavailable
 from trt_actors.infra.store import Store
-from trt_actors.messages import CheckDeadline, Source, SubmitJob, TaskObserved, TaskReport
+from trt_actors.messages import (
+    CheckDeadline,
+    Source,
+    SubmitJob,
+    Sweep,
+    TaskObserved,
+    TaskReport,
+)
 
 log = logging.getLogger("trt.janitor")
 
 ReportParser = Callable[[bytes], TaskReport | None]
 """Turns a stored callback body into a report (None when it has nothing final to say)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Sweep:
-    """Tell the janitor to look for due work now."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,20 +67,25 @@ class Janitor(SupervisedActor):
         self.ticker.every(self.policy.interval, self.actor_ref, Sweep())
 
     def on_receive(self, message: Any) -> Any:
-        if isinstance(message, Sweep):
-            try:
-                self.sweep()
-            except DatabaseUnavailable as exc:
-                if not self.db_down:
-                    log.warning("janitor: %s; will retry every sweep", exc)
-                self.db_down = True
-            else:
-                if self.db_down:
-                    log.warning("janitor: database back")
-                self.db_down = False
-            return None
-        log.warning("janitor: unexpected message %r", message)
+        match message:
+            case Sweep():
+                self._sweep_logged()
+            case _:
+                log.warning("janitor: unexpected message %r", message)
         return None
+
+    def _sweep_logged(self) -> None:
+        """A sweep; a database outage is logged once when it starts and once when it ends."""
+        try:
+            self.sweep()
+        except DatabaseUnavailable as exc:
+            if not self.db_down:
+                log.warning("janitor: %s; will retry every sweep", exc)
+            self.db_down = True
+        else:
+            if self.db_down:
+                log.warning("janitor: database back")
+            self.db_down = False
 
     def sweep(self) -> dict[str, int]:
         """One pass over every kind of due work; returns how many of each were handed."""

@@ -29,7 +29,8 @@ from trt_actors.errors import (
     TrtError,
 )
 from trt_actors.infra.logs import add_log_fields
-from trt_actors.infra.store import Store, Tx
+from trt_actors.infra.retry import Backoff
+from trt_actors.infra.store import Store, Tx, jsonb
 from trt_actors.messages import (
     CancelJob,
     CheckDeadline,
@@ -159,8 +160,8 @@ class JobActor(VirtualActor):
         except KieFinal as exc:
             self._fail(job, Failure.KIE_REJECTED, Cause.SUBMIT, str(exc))
         except KieRetryable as exc:
-            delay = exc.retry_after or min(
-                policy.retry_cap, policy.retry_base * 2 ** (attempt - 1)) * random.uniform(1, 1.5)
+            backoff = Backoff(policy.retry_base, policy.retry_cap, jitter=(1.0, 1.5))
+            delay = exc.retry_after or backoff.delay(attempt)  # KIE's wait, unless 0 or none
             self.store.run("job_set_outcome", job_id=job.id, outcome="not_created",
                            detail=f"attempt {attempt}: {exc}", check_in=delay)
             log.info("job %s: createTask retryable (%s); next try in %.1fs", job.id, exc, delay)
@@ -174,14 +175,11 @@ class JobActor(VirtualActor):
 
     def _create_wait(self) -> float:
         """Seconds to postpone a submit because no createTask is allowed now (0: go)."""
-        headroom = getattr(self.deps.kie, "rate_headroom", None)  # the real client has it
-        if headroom is None:
-            return 0.0
-        create = headroom().get("create") or {}
-        if create.get("available", 1) > 0:
+        kie = self.deps.kie
+        if kie.create_budget() > 0:
             return 0.0
         # Spread the waiting jobs over one limiter window, so they do not all come back at once.
-        return random.uniform(1.0, 1.0 + float(create.get("per", 10.0)))
+        return random.uniform(1.0, 1.0 + kie.create_window)
 
     def _begin_attempt(self, tx: Tx, job: Job) -> tuple[dict[str, Any], int] | None:
         """Decide whether to call createTask now; record the attempt if so."""
@@ -242,7 +240,7 @@ class JobActor(VirtualActor):
         recorded = tx.one(
             "task_record", task_id=report.task_id, job_id=job.id, attempt=None,
             found_by=message.source.value, state=report.state.value,
-            result_urls=_json(list(report.result_urls)) if report.result_urls else None,
+            result_urls=jsonb(list(report.result_urls)) if report.result_urls else None,
             fail_code=report.fail_code, fail_message=report.fail_message,
         )
         if message.inbox_id is not None:
@@ -309,9 +307,3 @@ class JobActor(VirtualActor):
             self.deps.job_messages.failed(tx, moved, failure, detail)
             self._queued = True
             log.info("job %s: failed (%s): %s", job.id, failure.value, detail)
-
-
-def _json(value: Any) -> Any:
-    from psycopg.types.json import Jsonb
-
-    return Jsonb(value)

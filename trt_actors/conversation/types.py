@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from trt_actors.errors import TrtError
-
 # --- what the engine answers ---------------------------------------------------------------
 
 
@@ -131,14 +129,6 @@ class JobSummary:
     """A ``states.Failure`` value when the job failed."""
 
 
-class FreeLimitReached(TrtError):
-    """The user has used today's free generations."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        super().__init__(f"free daily limit of {limit} reached")
-
-
 class ChatContext(Protocol):
     """What the engine may ask of the chat actor (PostgreSQL behind it; a fake in unit tests).
 
@@ -159,7 +149,7 @@ class ChatContext(Protocol):
     ) -> ConfirmResult:
         """Create the job and its credit hold in one transaction, once per key.
 
-        Raises ``errors.InsufficientCredits`` or ``FreeLimitReached`` and creates nothing.
+        Raises ``errors.InsufficientCredits`` or ``errors.FreeLimitReached`` and creates nothing.
         """
         ...
 

@@ -22,8 +22,7 @@ from trt_actors.catalog.validation import (
 )
 from trt_actors.conversation import texts
 from trt_actors.conversation.session import Row, Session
-from trt_actors.conversation.types import FreeLimitReached
-from trt_actors.errors import InsufficientCredits
+from trt_actors.errors import FreeLimitReached, InsufficientCredits
 
 _SHOWN_VALUE_CHARS = 300
 _ENUM_BUTTONS_PER_ROW = 3

@@ -13,13 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from trt_actors.domain import ledger
 from trt_actors.domain.states import Cause, Failure, JobState, allowed_from
-from trt_actors.errors import IllegalTransition, StoreError
+from trt_actors.errors import FreeLimitReached, IllegalTransition
 from trt_actors.infra import metrics
-from trt_actors.infra.store import Row, Store, Tx
+from trt_actors.infra.store import Row, Store, Tx, jsonb
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,14 +77,6 @@ class NewJob:
     idempotency_key: str
 
 
-class FreeLimitReached(StoreError):
-    """The daily limit of free generations is used up."""
-
-    def __init__(self, user_id: int, limit: int) -> None:
-        self.user_id, self.limit = user_id, limit
-        super().__init__(f"user {user_id}: free daily limit {limit} reached")
-
-
 def hold_ref(job_id: int) -> str:
     return f"job:{job_id}:hold"
 
@@ -116,7 +106,7 @@ def confirm_in(
         raise FreeLimitReached(new.user_id, free_daily_limit)
     row = tx.one(
         "job_insert", user_id=new.user_id, chat_id=new.chat_id, model_id=new.model_id,
-        family=new.family, input=Jsonb(dict(new.input)), price=new.price, free=new.free,
+        family=new.family, input=jsonb(dict(new.input)), price=new.price, free=new.free,
         callback_token=secrets.token_urlsafe(24), idempotency_key=new.idempotency_key,
         expected_seconds=new.expected_seconds, max_seconds=new.max_seconds,
     )
@@ -142,7 +132,7 @@ def move(
     row = tx.one(
         "job_move", job_id=job_id, to=to.value, cause=cause.value, detail=detail,
         failure=failure.value if failure else None,
-        result_urls=Jsonb(list(result_urls)) if result_urls is not None else None,
+        result_urls=jsonb(list(result_urls)) if result_urls is not None else None,
         check_in=check_in, allowed=[s.value for s in allowed_from(to)],
     )
     if row is None:

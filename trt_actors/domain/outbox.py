@@ -22,9 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
-from trt_actors.infra.store import Tx
+from trt_actors.infra.store import Tx, jsonb
 
 
 def add(
@@ -33,5 +31,5 @@ def add(
 ) -> int | None:
     """Queue one outgoing action; ``None`` when ``dedup_key`` was already queued."""
     row = tx.one("outbox_insert", chat_id=chat_id, job_id=job_id, kind=kind,
-                 payload=Jsonb(payload), dedup_key=dedup_key)
+                 payload=jsonb(payload), dedup_key=dedup_key)
     return row["id"] if row else None

@@ -98,7 +98,7 @@ _ACTOR_THREAD = re.compile(r"^(?!Thread-)([A-Z]\w*)-\d+$")  # pykka: "<ActorClas
 class ContextFilter(logging.Filter):
     """Copies the log context onto each record (``extra=`` given by the caller wins).
 
-    Without an ``actor`` in the context, a pykka actor thread's name (``DeliveryActor-3``)
+    Without an ``actor`` in the context, a pykka actor thread's name (``Delivery-3``)
     gives the actor's class name.
     """
 
@@ -182,9 +182,9 @@ class RedactFilter(logging.Filter):
 
 def _password_of(conninfo: str) -> list[str]:
     with contextlib.suppress(Exception):
-        from psycopg.conninfo import conninfo_to_dict
+        from trt_actors.infra.store import conninfo_parts
 
-        password = conninfo_to_dict(conninfo).get("password")
+        password = conninfo_parts(conninfo).get("password")
         if password:
             return [str(password)]
     return []

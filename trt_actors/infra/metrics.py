@@ -166,7 +166,7 @@ class NodeCollector(Collector):
                 ("trt_actor_failures", "failures", "Virtual actors that failed.")):
             values = {kind: snap.get(key) for kind, snap in actors.items()}
             (m.gauge if key == "active" else m.counter)(metric, doc, labels=values, label="kind")
-        poll = f.get("polling") or {}
+        poll = f.get("poller") or {}
         m.counter("trt_kie_status_polls", "KIE status queries made.", poll.get("polls"))
         m.counter("trt_kie_status_poll_errors", "KIE status queries failed.", poll.get("errors"))
         m.gauge("trt_kie_status_poll_rate", "Status queries per second (last 10 s).",
@@ -180,7 +180,7 @@ class NodeCollector(Collector):
         m.counter("trt_telegram_send_failures", "Sends given up.", d.get("failures"))
         m.counter("trt_telegram_send_retries", "Sends retried.", d.get("retries"))
         m.gauge("trt_telegram_send_rate", "Sends per second (last 10 s).", d.get("rate_per_s"))
-        t = f.get("telegram") or {}
+        t = f.get("intake") or {}
         m.counter("trt_telegram_updates_received", "Updates stored by intake.", t.get("received"))
         m.gauge("trt_telegram_offset", "Next getUpdates offset.", t.get("offset"))
         m.gauge("trt_telegram_lag_seconds", "Age of the oldest unhandled update.", t.get("lag_s"))

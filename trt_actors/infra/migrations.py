@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import logging
 
-import psycopg
-
 import sql
-from trt_actors.infra.store import mapped_errors
+from trt_actors.infra.store import Tx, connect
 
 log = logging.getLogger("trt.db")
 
@@ -31,32 +29,37 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 def migrate(conninfo: str) -> list[int]:
     """Apply what is missing; return the versions applied now (empty when up to date)."""
     done: list[int] = []
-    with mapped_errors(), psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+    with connect(conninfo) as conn:
+        conn.raw("SELECT pg_advisory_lock(%(key)s)", {"key": _LOCK_KEY})
         try:
-            conn.execute(_TABLE)
-            applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+            conn.raw(_TABLE)
+            applied = _applied(conn)
             for migration in sql.migrations():
                 if migration.version in applied:
                     continue
-                with conn.transaction():
-                    conn.execute(migration.sql.encode())
-                    conn.execute(
-                        "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
-                        (migration.version, migration.name),
+                with conn.savepoint():  # the outermost transaction on this connection
+                    conn.raw(migration.sql)
+                    conn.raw(
+                        "INSERT INTO schema_migrations (version, name)"
+                        " VALUES (%(version)s, %(name)s)",
+                        {"version": migration.version, "name": migration.name},
                     )
                 log.info("applied migration %04d_%s", migration.version, migration.name)
                 done.append(migration.version)
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+            conn.raw("SELECT pg_advisory_unlock(%(key)s)", {"key": _LOCK_KEY})
     return done
 
 
-def pending(conninfo: str) -> list[int]:
-    """Versions not applied yet (for readiness and the pre-deploy check)."""
-    with mapped_errors(), psycopg.connect(conninfo, autocommit=True) as conn:
-        exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
-        applied: set[int] = set()
-        if exists and exists[0]:
-            applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+def pending(conninfo: str, *, connect_timeout: int | None = None) -> list[int]:
+    """Versions not applied yet (for readiness, /status and the pre-deploy check), on a
+    fresh connection of its own. Raises ``StoreError`` (``DatabaseUnavailable`` when the
+    server does not answer within ``connect_timeout`` seconds)."""
+    with connect(conninfo, connect_timeout=connect_timeout) as conn:
+        exists = conn.raw("SELECT to_regclass('schema_migrations') IS NOT NULL AS found")
+        applied = _applied(conn) if exists and exists[0]["found"] else set()
     return [m.version for m in sql.migrations() if m.version not in applied]
+
+
+def _applied(conn: Tx) -> set[int]:
+    return {row["version"] for row in conn.raw("SELECT version FROM schema_migrations")}

@@ -2,7 +2,8 @@
 
 The variable names are the operator interface; other tools drive the node with them. A
 missing or malformed value becomes one line naming the variable and what is wrong
-(``settings_error_line``), never a traceback.
+(``settings_error_line``), never a traceback. Each subcommand reads only the part it uses:
+``trt-node migrate`` the ``DatabaseSettings``, the node all of ``Settings``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -37,18 +39,38 @@ def _listen(value: str) -> str:
     return value
 
 
-class Settings(BaseSettings):
-    """Every setting of the node. Environment variables only (and an optional .env file)."""
+class DatabaseSettings(BaseSettings):
+    """Where the database is: all that ``trt-node migrate`` asks for (a migration job in a
+    deploy pipeline has no bot token or KIE key). Environment variables only."""
 
     model_config = SettingsConfigDict(extra="ignore", env_file=None, case_sensitive=False)
+
+    database_url: SecretStr | None = Field(None, validation_alias="DATABASE_URL")
+    data_dir: Path = Field(default_factory=_default_data_dir, validation_alias="TRT_DATA_DIR")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        from trt_actors.infra.store import conninfo_parts  # lazily: only a set URL needs the driver
+
+        try:
+            conninfo_parts(value.get_secret_value())
+        except ValueError:  # say it in our words, in terms of the setting
+            raise ValueError("must be a PostgreSQL URL like postgresql://user:pass@host/db "
+                             "(or be unset for the embedded server)") from None
+        return value
+
+
+class Settings(DatabaseSettings):
+    """Every setting of the node: the database part and the rest."""
 
     telegram_token: SecretStr = Field(validation_alias="TRT_TELEGRAM_TOKEN")
     telegram_api_url: str = Field(
         "https://api.telegram.org", validation_alias="TRT_TELEGRAM_API_URL")
     kie_api_key: SecretStr = Field(validation_alias="TRT_KIE_API_KEY")
     kie_api_url: str = Field("https://api.kie.ai", validation_alias="TRT_KIE_API_URL")
-    database_url: SecretStr | None = Field(None, validation_alias="DATABASE_URL")
-    data_dir: Path = Field(default_factory=_default_data_dir, validation_alias="TRT_DATA_DIR")
     public_callback_url: str | None = Field(None, validation_alias="TRT_PUBLIC_CALLBACK_URL")
     callback_listen: str = Field("127.0.0.1:8080", validation_alias="TRT_CALLBACK_LISTEN")
     status_listen: str = Field("127.0.0.1:8081", validation_alias="TRT_STATUS_LISTEN")
@@ -96,20 +118,6 @@ class Settings(BaseSettings):
     def _listens(cls, value: str) -> str:
         return _listen(value)
 
-    @field_validator("database_url")
-    @classmethod
-    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value().strip():
-            return None
-        from psycopg.conninfo import conninfo_to_dict
-
-        try:
-            conninfo_to_dict(value.get_secret_value())
-        except Exception:  # psycopg's message may echo the password: say it in our words
-            raise ValueError("must be a PostgreSQL URL like postgresql://user:pass@host/db "
-                             "(or be unset for the embedded server)") from None
-        return value
-
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _admins(cls, value: Any) -> Any:
@@ -139,14 +147,23 @@ class Settings(BaseSettings):
 
 _ALIASES = {name: (f.validation_alias if isinstance(f.validation_alias, str) else name)
             for name, f in Settings.model_fields.items()}
+_NAMED_FIRST = frozenset(("TRT_TELEGRAM_TOKEN", "TRT_TELEGRAM_API_URL", "TRT_KIE_API_KEY",
+                          "TRT_KIE_API_URL"))
+"""Named before the database part when several variables are wrong, as before the split:
+pydantic validates a base class's fields (``DatabaseSettings``) first."""
+
+
+def _variable(err: ErrorDetails) -> str:
+    loc = str(err["loc"][0]) if err["loc"] else "settings"
+    return _ALIASES.get(loc, loc).upper()
 
 
 def settings_error_line(exc: ValidationError | ValueError) -> str:
     """One line naming the first bad variable and what is wrong with it."""
     if isinstance(exc, ValidationError):
-        err = exc.errors()[0]
-        loc = str(err["loc"][0]) if err["loc"] else "settings"
-        var = _ALIASES.get(loc, loc).upper()
+        errors = exc.errors()
+        err = next((e for e in errors if _variable(e) in _NAMED_FIRST), errors[0])
+        var = _variable(err)
         if err["type"] == "missing":
             return f"{var}: is required but not set"
         message = str(err["msg"]).removeprefix("Value error, ")
@@ -159,4 +176,9 @@ def load_settings(**overrides: Any) -> Settings:
     settings = Settings(**overrides)
     settings.check_consistency()
     return settings
+
+
+def load_database_settings(**overrides: Any) -> DatabaseSettings:
+    """Only the database part of the environment (``trt-node migrate``)."""
+    return DatabaseSettings(**overrides)
 

@@ -3,19 +3,25 @@
 Every psycopg error leaves this module as one of the project's own (``trt_actors.errors``):
 connection trouble as ``DatabaseUnavailable`` (retry later: the pool checks connections on
 checkout, so the next operation after a PostgreSQL restart gets a fresh one), a refused
-state move as ``IllegalTransition``, any other constraint as ``ConstraintViolated``.
+state move as ``IllegalTransition`` (recognised by our own SQLSTATE, ``ILLEGAL_TRANSITION``),
+any other constraint as ``ConstraintViolated``.
+
+This is the only module of the product that imports psycopg: what other modules need of it
+(JSON parameters, a short separate connection, reading a conninfo) is offered here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import psycopg.errors
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 import sql
@@ -28,7 +34,34 @@ from trt_actors.errors import (
 
 Row = dict[str, Any]
 
-_ILLEGAL = re.compile(r"illegal transition: job (\d+) from (\w+) to (\w+)")
+ILLEGAL_TRANSITION = "TRT01"
+"""The SQLSTATE the job guard trigger raises a refused state move with (migration 0004): a
+code of our own, in a class PostgreSQL does not use; its DETAIL is the JSON
+``{"job_id", "from", "to"}``."""
+
+
+def jsonb(value: Any) -> Any:
+    """Wrap a dict or list to bind it as a ``jsonb`` parameter (a bare list binds as an
+    array, so the wrapping is explicit)."""
+    return Jsonb(value)
+
+
+def conninfo_parts(conninfo: str) -> dict[str, Any]:
+    """The keywords of a PostgreSQL URL or ``key=value`` string (``password``, ``host``...).
+
+    Raises ``ValueError`` without psycopg's message, which may echo the password."""
+    try:
+        return conninfo_to_dict(conninfo)
+    except Exception:
+        raise ValueError("not a PostgreSQL connection string") from None
+
+
+def _illegal_transition(exc: psycopg.Error) -> IllegalTransition | None:
+    try:
+        detail = json.loads(exc.diag.message_detail or "")
+        return IllegalTransition(int(detail["job_id"]), detail["from"], detail["to"])
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 @contextlib.contextmanager
@@ -36,18 +69,21 @@ def mapped_errors() -> Iterator[None]:
     """Turn psycopg and pool errors into the project's exceptions."""
     try:
         yield
-    except psycopg.errors.RaiseException as exc:
-        match = _ILLEGAL.search(str(exc))
-        if match:
-            raise IllegalTransition(int(match[1]), match[2], match[3]) from exc
-        raise StoreError(str(exc).splitlines()[0]) from exc
-    except psycopg.IntegrityError as exc:
-        raise ConstraintViolated(exc.diag.constraint_name, str(exc).splitlines()[0]) from exc
-    except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise DatabaseUnavailable(f"database unavailable: {first}") from exc
     except psycopg.Error as exc:
-        raise StoreError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
+        raise _mapped(exc) from exc
+
+
+def _mapped(exc: psycopg.Error) -> StoreError:
+    if exc.sqlstate == ILLEGAL_TRANSITION and (illegal := _illegal_transition(exc)):
+        return illegal
+    if isinstance(exc, psycopg.errors.RaiseException):
+        return StoreError(str(exc).splitlines()[0])
+    if isinstance(exc, psycopg.IntegrityError):
+        return ConstraintViolated(exc.diag.constraint_name, str(exc).splitlines()[0])
+    if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)):
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        return DatabaseUnavailable(f"database unavailable: {first}")
+    return StoreError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
 class Tx:
@@ -83,6 +119,20 @@ class Tx:
         with mapped_errors():
             cur = self._conn.execute(text if params else text.encode(), params)
             return cur.fetchall() if cur.description else []
+
+
+@contextlib.contextmanager
+def connect(conninfo: str, *, connect_timeout: int | None = None) -> Iterator[Tx]:
+    """One fresh autocommit connection outside any pool, closed when the block ends: for
+    the migration runner and the status probe (the pool would make a probe wait out its
+    checkout timeout). Each statement is atomic by itself; ``Tx.savepoint`` opens a real
+    transaction here. ``connect_timeout`` in seconds (libpq's minimum is 2)."""
+    extra: dict[str, Any] = {} if connect_timeout is None else {"connect_timeout": connect_timeout}
+    with (
+        mapped_errors(),
+        psycopg.connect(conninfo, autocommit=True, row_factory=dict_row, **extra) as conn,
+    ):
+        yield Tx(conn)
 
 
 class Store:
