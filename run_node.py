@@ -25,10 +25,10 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trt_actors.infra.logs import environ_secrets, secrets_of, setup_logging
+from trt_actors import environ_secrets, secrets_of, setup_logging
 
 if TYPE_CHECKING:  # every other import is inside the subcommand that needs it
-    from trt_actors.infra.settings import DatabaseSettings
+    from trt_actors import DatabaseSettings
 
 EXIT_CONFIG, EXIT_DB, EXIT_GAVE_UP = 2, 69, 70
 
@@ -44,9 +44,7 @@ def load(env: dict[str, str] | None = None) -> Any:
     """Settings and catalog, or a one-line refusal (returned as an int exit code)."""
     from pydantic import ValidationError
 
-    from trt_actors.catalog.model import load_catalog
-    from trt_actors.errors import CatalogError
-    from trt_actors.infra.settings import load_settings, settings_error_line
+    from trt_actors import CatalogError, load_catalog, load_settings, settings_error_line
 
     try:
         settings = load_settings(**(env or {}))
@@ -60,7 +58,7 @@ def load(env: dict[str, str] | None = None) -> Any:
 
 
 def database(settings: DatabaseSettings) -> tuple[str, Any]:
-    from trt_actors.infra.embedded_pg import EmbeddedPostgres
+    from trt_actors import EmbeddedPostgres
 
     if settings.database_url is not None:
         return settings.database_url.get_secret_value(), None
@@ -75,7 +73,7 @@ def check_token(settings: Any) -> str | None:
 
     from telegram.error import InvalidToken, NetworkError, TelegramError
 
-    from gateways.telegram.intake import make_bot
+    from gateways.telegram import make_bot
 
     async def get_me() -> str:
         async with make_bot(settings.telegram_token.get_secret_value(),
@@ -100,9 +98,8 @@ def run(env: dict[str, str] | None = None, *, stop_event: threading.Event | None
         return loaded
     settings, catalog = loaded
     setup_logging(settings.log_level, settings.log_format, secrets_of(settings))
-    from gateways.node import Node
-    from trt_actors.errors import StoreError
-    from trt_actors.infra.migrations import migrate
+    from gateways import Node
+    from trt_actors import StoreError, migrate
 
     try:
         conninfo, embedded = database(settings)
@@ -137,15 +134,14 @@ def migrate_cmd(env: dict[str, str] | None = None) -> int:
     """Only the database part of the settings: no bot token, KIE key or catalog needed."""
     from pydantic import ValidationError
 
-    from trt_actors.infra.settings import load_database_settings, settings_error_line
+    from trt_actors import load_database_settings, settings_error_line
 
     try:
         settings = load_database_settings(**(env or {}))
     except (ValidationError, ValueError) as exc:
         return fail(settings_error_line(exc))
     setup_logging("INFO")
-    from trt_actors.errors import StoreError
-    from trt_actors.infra.migrations import migrate
+    from trt_actors import StoreError, migrate
 
     try:
         conninfo, embedded = database(settings)

@@ -23,27 +23,30 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gateways.kie.callback_app import Callbacks
-from gateways.kie.callbacks import parse_callback
-from gateways.kie.client import KieClient
-from gateways.kie.poller import Poller
+from gateways.kie import Callbacks, KieClient, Poller, parse_callback
 from gateways.published import Published
-from gateways.status.app import ExtraRoutes, Status
-from gateways.telegram.delivery import Delivery
-from gateways.telegram.intake import Intake
+from gateways.status import ExtraRoutes, Status
+from gateways.telegram import Delivery, Intake
 from supervision import ChildSpec, OneForOneSupervisor, Restart, exit_process
-from trt_actors.actors.chat import ChatDeps, chat_router
-from trt_actors.actors.janitor import Janitor, JanitorPolicy
-from trt_actors.actors.job import JobDeps, SubmitPolicy, job_router
-from trt_actors.actors.router import Router
-from trt_actors.actors.ticker import Ticker
-from trt_actors.catalog.model import Catalog
-from trt_actors.catalog.validation import validate_input
-from trt_actors.conversation.job_messages import JobMessages
-from trt_actors.domain.alerts import Alerts
-from trt_actors.infra.settings import Settings
-from trt_actors.infra.store import Store
-from trt_actors.messages import TaskReport, Wake
+from trt_actors import (
+    Alerts,
+    Catalog,
+    ChatDeps,
+    Janitor,
+    JanitorPolicy,
+    JobDeps,
+    JobMessages,
+    Router,
+    Settings,
+    Store,
+    SubmitPolicy,
+    TaskReport,
+    Ticker,
+    Wake,
+    chat_router,
+    job_router,
+    validate_input,
+)
 
 log = logging.getLogger("trt.node")
 

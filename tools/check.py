@@ -180,7 +180,7 @@ def check_catalog(catalog_path: Path | None) -> CheckResult:
 
 
 def check_kie(settings: Settings, min_credits: int) -> list[CheckResult]:
-    from gateways.kie.client import KieClient
+    from gateways.kie import KieClient
     from trt_actors.errors import KieAuthError, KieError
 
     client = KieClient(settings.kie_api_url, settings.kie_api_key.get_secret_value(),
@@ -210,7 +210,7 @@ def check_kie(settings: Settings, min_credits: int) -> list[CheckResult]:
 def check_telegram(settings: Settings) -> CheckResult:
     from telegram.error import InvalidToken, TelegramError
 
-    from gateways.telegram.intake import make_bot
+    from gateways.telegram import make_bot
 
     async def get_me() -> str:
         async with make_bot(settings.telegram_token.get_secret_value(),

@@ -116,7 +116,7 @@ def run_sandbox(models: Sequence[ModelSpec], runs: int, *, timeout: float,
                 environ: Mapping[str, str], faults: dict[str, Any] | None,
                 task_seconds: float, catalog: Catalog) -> list[RunOutcome]:
     """Emulated KIE and Telegram, a node in this process, one emulated user per run."""
-    from gateways.node import Node
+    from gateways import Node
     from sandbox.kie_emulator import KieEmulator
     from sandbox.telegram_emulator import TelegramEmulator
     from trt_actors.conversation.commands import gen_command
@@ -220,7 +220,7 @@ def run_real(models: Sequence[ModelSpec], runs: int, *, timeout: float, chat_id:
              settings: Any, catalog: Catalog, start_node: bool) -> list[RunOutcome]:
     """Jobs confirmed for ``chat_id`` in the node's database; the node delivers them (the
     running one, or one started here with ``start_node``)."""
-    from gateways.node import Node
+    from gateways import Node
     from trt_actors.catalog.validation import validate_input
     from trt_actors.infra.migrations import migrate
     from trt_actors.messages import SubmitJob

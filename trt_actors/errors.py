@@ -5,6 +5,26 @@ Each class's docstring is its default message. Retry loops catch exact classes.
 
 from __future__ import annotations
 
+__all__ = [
+    "CatalogError",
+    "ChatBlocked",
+    "ConfigError",
+    "ConstraintViolated",
+    "DatabaseUnavailable",
+    "FreeLimitReached",
+    "IllegalTransition",
+    "InsufficientCredits",
+    "KieAuthError",
+    "KieError",
+    "KieFinal",
+    "KieOutcomeUnknown",
+    "KieRetryable",
+    "NotFound",
+    "StoreError",
+    "TelegramError",
+    "TrtError",
+]
+
 
 class TrtError(Exception):
     """TRT node error."""

@@ -11,6 +11,25 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+__all__ = [
+    "CancelJob",
+    "CheckAlive",
+    "CheckDeadline",
+    "DeliveryLoopFailed",
+    "GetCallbackStats",
+    "GetUrl",
+    "IntakeLoopFailed",
+    "Poll",
+    "Source",
+    "SubmitJob",
+    "Sweep",
+    "TaskObserved",
+    "TaskReport",
+    "TaskState",
+    "UpdateReceived",
+    "Wake",
+]
+
 # --- values carried by messages -------------------------------------------------------------
 
 

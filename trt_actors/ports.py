@@ -10,6 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+__all__ = [
+    "InputValidator",
+    "KiePort",
+]
+
 
 class KiePort(Protocol):
     """Creating KIE tasks, within KIE's createTask rate limit (the job actor postpones a

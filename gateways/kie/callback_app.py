@@ -39,11 +39,18 @@ from gateways.http_thread import HttpThread
 from gateways.kie.callbacks import ParsedCallback, parse_callback, tokens_equal, verify_signature
 from gateways.published import Published
 from supervision import SupervisedActor
-from trt_actors.actors.router import Router
-from trt_actors.errors import StoreError
-from trt_actors.infra import metrics
-from trt_actors.infra.store import Store, Tx
-from trt_actors.messages import CheckAlive, GetCallbackStats, GetUrl, Source, TaskObserved
+from trt_actors import (
+    CheckAlive,
+    GetCallbackStats,
+    GetUrl,
+    Router,
+    Source,
+    Store,
+    StoreError,
+    TaskObserved,
+    Tx,
+    metrics,
+)
 
 log = logging.getLogger("trt.callbacks")
 

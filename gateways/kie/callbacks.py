@@ -34,7 +34,7 @@ from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from gateways.kie.auth import tokens_equal, verify_signature
-from trt_actors.messages import TaskReport, TaskState
+from trt_actors import TaskReport, TaskState
 
 __all__ = [
     "MAX_BODY_BYTES",

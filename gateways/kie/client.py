@@ -32,15 +32,17 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnection
 from gateways.kie.callbacks import short_text
 from gateways.kie.rate_limit import RateLimiter
 from gateways.kie.reports import body_code, task_report
-from trt_actors.errors import (
+from trt_actors import (
+    Backoff,
     ConfigError,
     KieAuthError,
     KieFinal,
     KieOutcomeUnknown,
     KieRetryable,
+    RetryPolicy,
+    TaskReport,
+    retry_after_seconds,
 )
-from trt_actors.infra.retry import Backoff, RetryPolicy, retry_after_seconds
-from trt_actors.messages import TaskReport
 
 __all__ = ["SUNO_PLACEHOLDER_CALLBACK", "KieClient"]
 

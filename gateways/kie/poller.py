@@ -21,12 +21,18 @@ from typing import Any
 from gateways.kie.client import KieClient
 from gateways.published import Published
 from supervision import SupervisedActor
-from trt_actors.actors.router import Router
-from trt_actors.actors.ticker import Ticker
-from trt_actors.errors import DatabaseUnavailable, KieError, KieRetryable
-from trt_actors.infra import metrics
-from trt_actors.infra.store import Store
-from trt_actors.messages import Poll, Source, TaskObserved
+from trt_actors import (
+    DatabaseUnavailable,
+    KieError,
+    KieRetryable,
+    Poll,
+    Router,
+    Source,
+    Store,
+    TaskObserved,
+    Ticker,
+    metrics,
+)
 
 log = logging.getLogger("trt.poller")
 

@@ -19,7 +19,7 @@ from gateways.kie.callbacks import (
     short_text,
     suno_track_urls,
 )
-from trt_actors.messages import TaskReport, TaskState
+from trt_actors import TaskReport, TaskState
 
 __all__ = ["body_code", "task_report"]
 

@@ -33,8 +33,7 @@ from gateways.http_thread import HttpThread
 from gateways.status.facts import VERSION, collect, ready
 from gateways.status.pages import render
 from supervision import SupervisedActor
-from trt_actors.infra.metrics import node_registry
-from trt_actors.messages import CheckAlive, GetUrl
+from trt_actors import CheckAlive, GetUrl, node_registry
 
 if TYPE_CHECKING:
     from gateways.node import Node

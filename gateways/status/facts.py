@@ -19,9 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from trt_actors.domain.states import JobState
-from trt_actors.errors import StoreError
-from trt_actors.infra.migrations import pending
+from trt_actors import JobState, StoreError, pending
 
 if TYPE_CHECKING:
     from gateways.node import Node

@@ -13,7 +13,7 @@ from typing import Any
 
 from tornado.escape import xhtml_escape
 
-from trt_actors.domain.states import JobState
+from trt_actors import JobState
 
 __all__ = ["REFRESH_S", "render"]
 

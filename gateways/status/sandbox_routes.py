@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import tornado.ioloop
 import tornado.web
 
-from trt_actors.errors import StoreError
+from trt_actors import StoreError
 
 if TYPE_CHECKING:
     from gateways.node import Node

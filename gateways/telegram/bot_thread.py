@@ -19,7 +19,7 @@ from telegram.error import NetworkError
 from telegram.request import HTTPXRequest
 
 from gateways.telegram.send import Redactor
-from trt_actors.errors import TelegramError
+from trt_actors import TelegramError
 
 log = logging.getLogger("trt.delivery")
 

@@ -57,12 +57,17 @@ from gateways.telegram.send import (
     redact_library_logs,
 )
 from supervision import SupervisedActor
-from trt_actors.conversation.job_messages import JobMessages
-from trt_actors.errors import DatabaseUnavailable, TelegramError
-from trt_actors.infra.logs import log_context
-from trt_actors.infra.retry import Backoff, RetryPolicy
-from trt_actors.infra.store import Store
-from trt_actors.messages import DeliveryLoopFailed, Wake
+from trt_actors import (
+    Backoff,
+    DatabaseUnavailable,
+    DeliveryLoopFailed,
+    JobMessages,
+    RetryPolicy,
+    Store,
+    TelegramError,
+    Wake,
+    log_context,
+)
 
 log = logging.getLogger("trt.delivery")
 T = TypeVar("T")

@@ -11,10 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateways.telegram.send import Item
-from trt_actors.conversation.job_messages import JobMessages, language_of
-from trt_actors.domain import jobs
-from trt_actors.domain.states import Cause, Failure, JobState
-from trt_actors.infra.store import Store, jsonb
+from trt_actors import Cause, Failure, JobMessages, JobState, Store, jobs, jsonb, language_of
 
 
 class Outcomes:

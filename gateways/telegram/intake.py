@@ -31,11 +31,15 @@ from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, Tim
 from gateways.published import Published
 from gateways.telegram.send import flood_wait
 from supervision import SupervisedActor
-from trt_actors.actors.router import Router
-from trt_actors.errors import DatabaseUnavailable, StoreError
-from trt_actors.infra.retry import Backoff
-from trt_actors.infra.store import Store
-from trt_actors.messages import IntakeLoopFailed, UpdateReceived
+from trt_actors import (
+    Backoff,
+    DatabaseUnavailable,
+    IntakeLoopFailed,
+    Router,
+    Store,
+    StoreError,
+    UpdateReceived,
+)
 
 log = logging.getLogger("trt.intake")
 

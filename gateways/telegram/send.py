@@ -36,8 +36,7 @@ from telegram.error import (
 )
 
 from gateways.telegram.pacer import SendGate
-from trt_actors.conversation import texts
-from trt_actors.infra.retry import retry_after_seconds
+from trt_actors import retry_after_seconds, texts
 
 MB = 1024 * 1024
 PHOTO_UPLOAD_LIMIT = 10 * MB

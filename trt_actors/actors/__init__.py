@@ -1,0 +1,26 @@
+"""The actors: virtual job and chat actors behind their routers, the janitor, the ticker.
+
+Job and chat actors are *virtual*: a :class:`Router` starts one when a message for its key
+arrives and it passivates when idle; their state lives in PostgreSQL.
+"""
+
+from trt_actors.actors.chat import ChatActor, ChatDeps, chat_router
+from trt_actors.actors.janitor import Janitor, JanitorPolicy
+from trt_actors.actors.job import JobActor, JobDeps, SubmitPolicy, job_router
+from trt_actors.actors.router import Router, VirtualActor
+from trt_actors.actors.ticker import Ticker
+
+__all__ = [
+    "ChatActor",
+    "ChatDeps",
+    "Janitor",
+    "JanitorPolicy",
+    "JobActor",
+    "JobDeps",
+    "Router",
+    "SubmitPolicy",
+    "Ticker",
+    "VirtualActor",
+    "chat_router",
+    "job_router",
+]
