@@ -22,6 +22,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,8 +41,11 @@ def fail(line: str, code: int = EXIT_CONFIG) -> int:
     return code
 
 
-def load(env: dict[str, str] | None = None) -> Any:
-    """Settings and catalog, or a one-line refusal (returned as an int exit code)."""
+def load(env: dict[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> Any:
+    """Settings and catalog, or a one-line refusal (returned as an int exit code).
+
+    ``overrides`` replace settings after validation: only ``trt-node bench`` uses them, for
+    limits above KIE's real ones that the settings rightly refuse from the environment."""
     from pydantic import ValidationError
 
     from trt_actors import CatalogError, load_catalog, load_settings, settings_error_line
@@ -50,6 +54,8 @@ def load(env: dict[str, str] | None = None) -> Any:
         settings = load_settings(**(env or {}))
     except (ValidationError, ValueError) as exc:
         return fail(settings_error_line(exc))
+    if overrides:
+        settings = settings.model_copy(update=dict(overrides))
     try:
         catalog = load_catalog(settings.catalog_path)
     except CatalogError as exc:
@@ -92,8 +98,8 @@ def check_token(settings: Any) -> str | None:
 
 
 def run(env: dict[str, str] | None = None, *, stop_event: threading.Event | None = None,
-        status_routes: Any = None) -> int:
-    loaded = load(env)
+        status_routes: Any = None, overrides: Mapping[str, Any] | None = None) -> int:
+    loaded = load(env, overrides)
     if isinstance(loaded, int):
         return loaded
     settings, catalog = loaded

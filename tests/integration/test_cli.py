@@ -91,3 +91,18 @@ def test_each_tool_still_explains_its_own_options(command: str, option: str) -> 
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"usage: trt-node {command} ")
     assert option in done.stdout
+
+
+def test_bench_overrides_reach_the_settings_the_node_runs_with() -> None:
+    # `trt-node bench` lifts KIE's createTask limit for its node process: the environment
+    # refuses such a value, so it is applied after validation. If it stops reaching the
+    # node, P1 measures KIE's 20 creates / 10 s instead of our code (seen: 2.8 jobs/s).
+    import run_node
+
+    env = {"TRT_TELEGRAM_TOKEN": "123456:" + "a" * 35, "TRT_KIE_API_KEY": "k" * 16}
+    loaded = run_node.load(env, {"kie_create_per_10s": 1e6})
+    assert not isinstance(loaded, int), "settings refused"
+    settings, _catalog = loaded
+    assert settings.kie_create_per_10s == 1e6
+    plain = run_node.load(env)
+    assert not isinstance(plain, int) and plain[0].kie_create_per_10s <= 20

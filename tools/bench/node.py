@@ -4,7 +4,8 @@ cannot express.
 The settings refuse KIE limits above KIE's real ones (20 createTask per 10 s), which is
 right for an operator and wrong for a benchmark that wants to see how fast *our* code is.
 The bench sets ``TRT_BENCH_OVERRIDES`` (a JSON object of setting names and values) and
-starts this module instead of ``run_node.py run``; everything else — migrations, the token
+starts this module instead of ``run_node.py run``, which applies them after validation
+(``run_node.run(overrides=...)``); everything else — migrations, the token
 check, the Node, signals — is the real ``run`` path, unchanged.
 
     python -m tools.bench.node      # with TRT_BENCH_OVERRIDES='{"kie_create_per_10s": 1e6}'
@@ -25,17 +26,9 @@ def main() -> int:
     root = Path(__file__).resolve().parents[2]
     sys.path.insert(0, str(root))
     import run_node
-    from trt_actors.infra import settings as settings_module
 
     overrides: dict[str, Any] = json.loads(os.environ.get(OVERRIDES_ENV) or "{}")
-    validated = settings_module.load_settings
-
-    def load_settings(**env: Any) -> Any:
-        # model_copy skips validation on purpose: these values are above the real limits.
-        return validated(**env).model_copy(update=overrides)
-
-    settings_module.load_settings = load_settings
-    return int(run_node.main(["run"]))
+    return int(run_node.run(overrides=overrides))
 
 
 if __name__ == "__main__":
