@@ -3,7 +3,8 @@
     trt-node run        run the node (settings from the environment)
     trt-node migrate    apply database migrations and exit (reads only the database settings)
     trt-node sandbox    run the node against emulated KIE and Telegram, embedded PostgreSQL
-    trt-node bench      P1-P6 benchmarks (pipeline, latency, 100k waiting, polling, drain, restart)
+    trt-node bench      P1-P6, P8 benchmarks (pipeline, latency, 100k and 1M waiting, polling,
+                        drain, restart, retention purge)
     trt-node check      the pre-deploy gate (--strict, --json, --install-hook); exit 1 on failure
     trt-node e2e        run the free models end to end; STABLE/UNSTABLE/FAILED report
 
@@ -206,8 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     box.add_argument("--task-seconds", type=float, default=3.0)
     # bench, check and e2e parse their own options (`trt-node check --help`): no tool is
     # imported unless its command runs
-    sub.add_parser("bench", add_help=False, help="P1-P6: throughput, latency, memory, "
-                                                 "recovery; writes BENCHMARKS.md")
+    sub.add_parser("bench", add_help=False, help="P1-P6, P8: throughput, latency, memory, "
+                                                 "recovery, purge; writes BENCHMARKS.md")
     sub.add_parser("check", add_help=False,
                    help="pre-deploy gate: settings, database, catalog, KIE, Telegram, callbacks")
     sub.add_parser("e2e", add_help=False,

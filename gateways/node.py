@@ -18,12 +18,14 @@ nothing to restart — their state is in PostgreSQL and the janitor re-drives an
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 from gateways.kie import Callbacks, KieClient, Poller, parse_callback
+from gateways.kie.abuse import AbusePolicy
 from gateways.published import Published
 from gateways.status import ExtraRoutes, Status
 from gateways.telegram import Delivery, Intake
@@ -36,6 +38,7 @@ from trt_actors import (
     JanitorPolicy,
     JobDeps,
     JobMessages,
+    OrphanCap,
     Router,
     Settings,
     Store,
@@ -97,11 +100,16 @@ class Node:
         self.chats: Router = chat_router(ChatDeps(
             store=self.store, catalog=catalog, jobs=self.jobs, job_messages=self.job_messages,
             admin_ids=s.admin_ids, welcome_credits=s.welcome_credits,
-            free_daily_limit=s.free_daily_limit, wake_delivery=self.wake_delivery))
+            free_daily_limit=s.free_daily_limit, wake_delivery=self.wake_delivery,
+            alerts=self.alerts))
         token = s.telegram_token.get_secret_value()
         cb_host, cb_port = _split(s.callback_listen)
         st_host, st_port = _split(s.status_listen)
-        janitor_policy = janitor_policy or JanitorPolicy()
+        janitor_policy = janitor_policy or JanitorPolicy(retention=s.retention_days * 86400.0)
+        self.orphan_cap = OrphanCap(s.orphan_max_rows, s.orphan_max_bytes)
+        janitor_policy = dataclasses.replace(janitor_policy, orphan_cap=self.orphan_cap)
+        abuse = AbusePolicy(forged_limit=s.callback_forged_limit,
+                            window_s=s.callback_forged_window_s, block_s=s.callback_block_s)
         c = self.components
 
         def keep(name: str, ref: Any) -> Any:
@@ -112,20 +120,22 @@ class Node:
             ChildSpec("delivery", lambda: keep("delivery", Delivery.start(
                 self.store, token, s.telegram_api_url, self.job_messages,
                 per_second=s.telegram_per_s, per_chat_per_second=s.telegram_per_chat_s,
+                media_read_timeout=s.telegram_media_timeout_s,
                 published=pub["delivery"]))),
             ChildSpec("callbacks", lambda: keep("callbacks", Callbacks.start(
                 self.store, self.jobs, cb_host, cb_port,
                 s.kie_hmac_key.get_secret_value() if s.kie_hmac_key else None,
-                published=pub["callbacks"]))),
+                published=pub["callbacks"], abuse=abuse, orphan_cap=self.orphan_cap))),
             ChildSpec("poller", lambda: keep("poller", Poller.start(
                 self.store, self.kie, self.jobs, self.ticker,
                 rate_per_s=s.kie_status_per_s, published=pub["poller"]))),
             ChildSpec("janitor", lambda: keep("janitor", Janitor.start(
                 self.store, self.jobs, _report_of, self.ticker, janitor_policy,
-                submit_budget=self.kie.create_budget))),
+                submit_budget=self.kie.create_budget, alerts=self.alerts,
+                chats=self.chats))),
             ChildSpec("intake", lambda: keep("intake", Intake.start(
                 self.store, self.chats, token, s.telegram_api_url,
-                published=pub["intake"]))),
+                alerts=self.alerts, published=pub["intake"]))),
             ChildSpec("status", lambda: keep("status", Status.start(
                 self, st_host, st_port, status_routes)),
                       restart=Restart.PERMANENT),

@@ -13,7 +13,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox import telegram_methods, telegram_payments  # noqa: F401  (they register methods)
+from sandbox import (  # noqa: F401  (they register methods)
+    telegram_methods,
+    telegram_payments,
+    telegram_webhook,
+)
 from sandbox.telegram_faults import FaultInjector, FaultSpec
 from sandbox.telegram_flood import COUNTED_METHODS, FloodLimiter, max_in_window
 from sandbox.telegram_model import (
@@ -25,6 +29,7 @@ from sandbox.telegram_model import (
     MessageRecord,
     bad_request,
     bot_id_from_token,
+    first_update_id,
     make_user,
     now_times,
 )
@@ -46,22 +51,22 @@ class Outcome:
 class EmulatorCore:
     """All bots of one emulator plus shared config, flood limiter, faults and counters."""
 
-    def __init__(self, tokens: Iterable[str], seed: int, config: EmulatorConfig) -> None:
+    def __init__(self, tokens: Iterable[str], seed: int, config: EmulatorConfig,
+                 next_update_id: int | None = None) -> None:
         self.config = config
         self.seed = seed
         self.bots: dict[str, BotState] = {}
+        start = first_update_id() if next_update_id is None else next_update_id
         for index, token in enumerate(tokens):
             bot_id = bot_id_from_token(token, index)
-            self.bots[token] = BotState(token, bot_id, f"emu{index or ''}_bot")
+            self.bots[token] = BotState(token, bot_id, f"emu{index or ''}_bot",
+                                        next_update_id=start)
         if not self.bots:
             raise ValueError("at least one bot token is required")
         self.default_token = next(iter(self.bots))
         self.flood = FloodLimiter(config)
         self.faults = FaultInjector(seed)
         self.rng = random.Random(seed)
-        # Never reset: update ids must keep increasing across a reset, as a client may hold
-        # an offset from before it.
-        self._update_ids = itertools.count(1)
         self._serial = itertools.count(1)
         self.on_change: Callable[[], None] = lambda: None
         """Called after anything a waiting test may look at changed (set by the facade)."""
@@ -111,7 +116,7 @@ class EmulatorCore:
         """Queue ``{update_id, kind: payload}``; its id, or 0 if allowed_updates drops it."""
         if not force and not bot.accepts(kind):
             return 0
-        update_id = next(self._update_ids)
+        update_id = bot.take_update_id()
         bot.pending.append({"update_id": update_id, kind: payload})
         bot.wake("update")
         self.on_change()
@@ -119,7 +124,7 @@ class EmulatorCore:
 
     def push_raw(self, bot: BotState, raw: JSON) -> int:
         """Queue an arbitrary update dict; its update_id is replaced by the next id."""
-        update_id = next(self._update_ids)
+        update_id = bot.take_update_id()
         bot.pending.append({**raw, "update_id": update_id})
         bot.wake("update")
         self.on_change()
@@ -205,15 +210,24 @@ class EmulatorCore:
     # ----- control -------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget chats, messages, updates, payments, faults, blocks and stats (keep config)."""
+        """Forget chats, messages, updates, payments, faults, blocks, webhooks and stats (keep
+        config). Update ids go on from where they were: a client may hold an offset."""
         for bot in self.bots.values():
             bot.wake("shutdown")
-            fresh = BotState(bot.token, bot.bot_id, bot.username)
+            fresh = BotState(bot.token, bot.bot_id, bot.username,
+                             next_update_id=bot.next_update_id)
             bot.__dict__.update(fresh.__dict__)
         self.flood.reset()
         self.faults.clear()
         self.faults.reseed(self.seed)
         self.rng = random.Random(self.seed)
+
+    def set_next_update_id(self, bot: BotState, update_id: int) -> None:
+        """The bot's next update gets ``update_id``: what Telegram does after a week without
+        updates (a random next id, possibly lower than before), or a restarted Telegram."""
+        if update_id < 1:
+            raise ValueError("update ids are positive")
+        bot.next_update_id = update_id
 
     def stats(self) -> JSON:
         out = self.flood.snapshot()
@@ -231,6 +245,8 @@ class EmulatorCore:
             {k: v for k, v in f.items() if k != "token"} for f in self.faults.snapshot()
         ]
         out["pending_updates"] = {b.username: len(b.pending) for b in self.bots.values()}
+        out["next_update_id"] = {b.username: b.next_update_id for b in self.bots.values()}
+        out["webhooks"] = {b.username: b.webhook["url"] for b in self.bots.values() if b.webhook}
         out["polling"] = {
             b.username: b.waiter is not None and not b.waiter.done() for b in self.bots.values()
         }

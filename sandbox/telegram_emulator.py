@@ -15,11 +15,13 @@ CLI (:mod:`sandbox.telegram_cli`): ``python -m sandbox.telegram_emulator --port 
 Bot API (``/bot<token>/<method>``, GET or POST; query, form, multipart or JSON parameters;
 method names case-insensitive). Unknown token -> 401 ``Unauthorized``; unknown method -> 404
 ``Not Found``; errors are ``{"ok": false, "error_code", "description"[, "parameters":
-{"retry_after"}]}``. Methods: getMe, getUpdates, deleteWebhook (``drop_pending_updates``),
-getWebhookInfo, setMyCommands/getMyCommands/deleteMyCommands, sendMessage, editMessageText,
-editMessageCaption, editMessageReplyMarkup, deleteMessage, answerCallbackQuery, sendPhoto,
-sendVideo, sendAudio, sendDocument, sendAnimation, sendVoice, sendMediaGroup (2-10 items),
-sendChatAction, getFile, sendInvoice, answerPreCheckoutQuery, refundStarPayment.
+{"retry_after"}]}``. Methods: getMe, getUpdates, setWebhook / deleteWebhook
+(``drop_pending_updates``) / getWebhookInfo (``telegram_webhook``: while a webhook is set,
+getUpdates -> 409 as Telegram says it and updates wait), setMyCommands / getMyCommands /
+deleteMyCommands, sendMessage, editMessageText, editMessageCaption, editMessageReplyMarkup,
+deleteMessage, answerCallbackQuery, sendPhoto, sendVideo, sendAudio, sendDocument,
+sendAnimation, sendVoice, sendMediaGroup (2-10 items), sendChatAction, getFile, sendInvoice,
+answerPreCheckoutQuery, refundStarPayment.
 
 - getUpdates: ``offset`` forgets every update with a smaller id (negative: keep the last -N);
   ``limit`` 1-100; ``timeout`` long-polls (≤ 50 s) and answers as soon as an update arrives;
@@ -27,8 +29,10 @@ sendChatAction, getFile, sendInvoice, answerPreCheckoutQuery, refundStarPayment.
   *created* ([] = default: all but chat_member / message_reaction*). A new getUpdates while
   another waits answers the OLDER one 409 ``Conflict: terminated by other getUpdates request;
   make sure that only one bot instance is running`` (what Telegram does); the new one proceeds.
-- Chats: private only, chat id == user id, message ids per chat. Sending to a chat whose user
-  never wrote (``strict_chats``) -> 400 ``Bad Request: chat not found``.
+- Chats: private (chat id == user id), and groups, supergroups and channels (a negative id of
+  their own, opened when a member first writes there: ``send_text(..., chat_id=-100)``; any
+  member may press any button in them). Message ids per chat. Sending to a chat nobody
+  opened (``strict_chats``) -> 400 ``Bad Request: chat not found``.
 - Text: empty -> 400 ``message text is empty``; > 4096 -> ``message is too long``; captions
   > 1024; malformed HTML / MarkdownV2 / Markdown -> 400 ``Bad Request: can't parse entities:
   ...`` (``validate_parse_mode``). The returned Message carries the plain text.
@@ -58,12 +62,15 @@ arguments, or GET with query args; answer ``{"ok": true, "result": ...}`` or 400
 ``{"ok": false, "error"}``). Every op takes optional ``token`` (or ``bot`` = bot username,
 HTTP only) to choose the bot; default: the first token.
 
-- ``send_text``  {user_id, text, first_name?, language_code?, username?} -> {update_id,
-  message_id}. Opens the private chat. ``/command`` words get ``bot_command`` entities.
+- ``send_text``  {user_id, text, first_name?, language_code?, username?, chat_id?, chat_type?,
+  title?} -> {update_id, message_id}. Opens the private chat (or, with a negative
+  ``chat_id``, the group of ``chat_type`` group | supergroup | channel). ``/command`` words
+  get ``bot_command`` entities.
 - ``send_photo`` {user_id, data_base64, caption?} -> {update_id, message_id, file_id}; the bot
   can getFile it and GET ``/file/bot<token>/<file_path>``.
-- ``press_button`` {user_id, message_id, callback_data} -> {update_id, id}: a callback_query
-  update; the button must be on that bot message now. ``callback_query`` {id} -> {answered,
+- ``press_button`` {user_id, message_id, callback_data, chat_id?} -> {update_id, id}: a
+  callback_query update from ``user_id``; the button must be on that bot message (of the
+  private chat, or of the group ``chat_id``) now. ``callback_query`` {id} -> {answered,
   answer_text, show_alert, answered_at, ...} tells whether the bot answered it.
 - ``pay_invoice`` {user_id, invoice_message_id} -> {update_id, id}: a pre_checkout_query
   update. When the bot answers ``ok=True``, a message update with ``successful_payment``
@@ -89,14 +96,19 @@ Control: ``GET /_control/stats`` (chat keys are strings) -> {method_calls {metho
 too_many_requests,
 too_many_requests_by_chat {chat: n}, max_global_rate, send_times {chat: [monotonic s]},
 max_chat_rate {chat: n}, max_per_chat_rate, faults_injected, active_faults, pending_updates
-{bot: n}, polling {bot: bool}, config}. ``POST /_control/reset`` (forget chats, messages,
-updates, payments, faults, blocks, stats; keep config; update ids keep increasing).
+{bot: n}, polling {bot: bool}, next_update_id {bot: n}, webhooks {bot: url}, config}.
+``POST /_control/reset`` (forget chats, messages, updates, payments, faults, blocks,
+webhooks, stats; keep config; update ids go on). ``POST /_control/next_update_id``
+{update_id, token?|bot?}: the bot's next update id (Telegram's random next id after a week
+without updates). Ids are per bot; a fresh emulator starts them far from 1, never reusing a
+recent run's (time-based; ``next_update_id=`` chooses).
 ``POST /_control/faults`` {fault spec} | {"faults": [specs], "clear": bool}; ``GET`` lists.
 ``POST /_control/config`` {key: value} (see EmulatorConfig: flood_limits, global_per_second,
 per_chat_per_second, flood_window, fetch_urls, fetch_timeout, *_limit, strict_chats,
 validate_parse_mode, max_poll_timeout). Fault spec (see FaultSpec): {method ("*" or a name),
 kind error|flood|timeout|drop|slow, status (502), retry_after (1), delay (30 s), execute,
-fraction | count, chat_id?, token?, description?}; seeded by ``seed``.
+fraction | count, after (let N through first), chat_id?, token?, description?}; seeded by
+``seed``.
 """
 
 from __future__ import annotations
@@ -137,12 +149,13 @@ class TelegramEmulator:
         seed: int = 0,
         flood_limits: bool = True,
         balance_url: str | None = None,
+        next_update_id: int | None = None,
         **config: Any,
     ) -> None:
         token_list = [tokens] if isinstance(tokens, str) else list(tokens)
         cfg = EmulatorConfig(flood_limits=flood_limits)
         cfg.update(config)
-        self.core = EmulatorCore(token_list, seed, cfg)
+        self.core = EmulatorCore(token_list, seed, cfg, next_update_id)
         self.chat_page = ChatPage(balance_url)
         self._host, self._port = host, port
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -288,11 +301,16 @@ class TelegramEmulator:
         language_code: str = "en",
         username: str | None = None,
         token: str | None = None,
+        chat_id: int | None = None,
+        chat_type: str = "group",
+        title: str | None = None,
     ) -> JSON:
-        """The user types ``text`` -> message update. Returns {update_id, message_id}."""
+        """The user types ``text`` -> message update. Returns {update_id, message_id}. With
+        ``chat_id`` (negative): in that group (``chat_type`` group | supergroup | channel)."""
         return self._on_loop(lambda: users.send_text(
             self.core, self._bot(token), user_id, text, first_name=first_name,
-            language_code=language_code, username=username))
+            language_code=language_code, username=username, chat_id=chat_id,
+            chat_type=chat_type, title=title))
 
     def send_photo(
         self, user_id: int, data: bytes, *, caption: str | None = None, token: str | None = None
@@ -302,11 +320,13 @@ class TelegramEmulator:
             self.core, self._bot(token), user_id, data, caption=caption))
 
     def press_button(
-        self, user_id: int, message_id: int, callback_data: str, *, token: str | None = None
+        self, user_id: int, message_id: int, callback_data: str, *, token: str | None = None,
+        chat_id: int | None = None,
     ) -> str:
-        """Press an inline button -> callback_query update. Returns the query id."""
+        """Press an inline button -> callback_query update (``chat_id``: on a message in that
+        group, any member may). Returns the query id."""
         out = self._on_loop(lambda: users.press_button(
-            self.core, self._bot(token), user_id, message_id, callback_data))
+            self.core, self._bot(token), user_id, message_id, callback_data, chat_id=chat_id))
         return str(out["id"])
 
     def pay_invoice(
@@ -378,6 +398,10 @@ class TelegramEmulator:
 
     def clear_faults(self) -> None:
         self._on_loop(self.core.faults.clear)
+
+    def set_next_update_id(self, update_id: int, *, token: str | None = None) -> None:
+        """Same as POST /_control/next_update_id: the bot's next update gets this id."""
+        self._on_loop(lambda: self.core.set_next_update_id(self._bot(token), update_id))
 
     def configure(self, **values: Any) -> None:
         """Change EmulatorConfig fields at run time (e.g. flood_limits=False)."""

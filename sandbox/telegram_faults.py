@@ -3,7 +3,9 @@
 A :class:`FaultSpec` matches calls by method (case-insensitive, ``"*"`` = any method), and
 optionally by chat id and token. ``count`` = fail the next N matching calls then expire;
 ``fraction`` = fail each matching call with that probability (seeded random). Both given:
-probabilistic until N failures. Neither: every matching call fails until cleared.
+probabilistic until N failures. Neither: every matching call fails until cleared. ``after``
+= let the first N matching calls through untouched first (e.g. "the second part of an album
+fails": ``after=1``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ class FaultSpec:
     - ``flood``: answer 429 with ``parameters.retry_after`` = ``retry_after``; nothing happens.
     - ``timeout``: hold the request ``delay`` seconds, then close the connection unanswered.
     - ``drop``: close the connection at once, unanswered.
-    - ``slow``: perform the call normally but answer only after ``delay`` seconds.
+    - ``slow``: perform the call normally but answer only after ``delay`` seconds (the
+      message is stored at once: a client whose read timeout is shorter sees a timeout for a
+      message that reached the chat).
 
     For ``timeout`` and ``drop``, ``execute`` says whether the call took effect anyway (the
     nasty "sent but the answer was lost" case); for ``slow`` it always does.
@@ -41,6 +45,7 @@ class FaultSpec:
     chat_id: int | None = None
     token: str | None = None
     description: str | None = None
+    after: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -94,6 +99,9 @@ class FaultInjector:
         """The fault to apply to this call, if any (first matching spec that fires)."""
         for spec in list(self._specs):
             if not spec.matches(token, method, chat_id):
+                continue
+            if spec.after > 0:  # this one still goes through untouched
+                spec.after -= 1
                 continue
             if spec.fraction is not None and self._rng.random() >= spec.fraction:
                 continue

@@ -130,6 +130,8 @@ def _user_ops() -> dict[str, Callable[[EmulatorCore, JSON], Any]]:
             core, _bot(core, a), int(a["user_id"]), str(a["text"]),
             first_name=a.get("first_name", "Test"), language_code=a.get("language_code", "en"),
             username=a.get("username"),
+            chat_id=int(a["chat_id"]) if a.get("chat_id") is not None else None,
+            chat_type=str(a.get("chat_type", "group")), title=a.get("title"),
         )
 
     def send_photo(core: EmulatorCore, a: JSON) -> Any:
@@ -139,7 +141,8 @@ def _user_ops() -> dict[str, Callable[[EmulatorCore, JSON], Any]]:
 
     def press_button(core: EmulatorCore, a: JSON) -> Any:
         return users.press_button(core, _bot(core, a), int(a["user_id"]), int(a["message_id"]),
-                                  str(a["callback_data"]))
+                                  str(a["callback_data"]),
+                                  chat_id=int(a["chat_id"]) if a.get("chat_id") else None)
 
     def pay_invoice(core: EmulatorCore, a: JSON) -> Any:
         return users.pay_invoice(core, _bot(core, a), int(a["user_id"]),
@@ -206,7 +209,7 @@ class UserHandler(_Base):
 
 
 class ControlHandler(_Base):
-    """``/_control/stats|reset|faults|config``."""
+    """``/_control/stats|reset|faults|config|next_update_id``."""
 
     def get(self, op: str) -> None:
         core = self.core
@@ -226,10 +229,12 @@ class ControlHandler(_Base):
                 apply_faults(self.core, args)
             elif op == "config":
                 self.core.config.update(args)
+            elif op == "next_update_id":
+                self.core.set_next_update_id(_bot(self.core, args), int(args["update_id"]))
             else:
                 self.reply(404, {"ok": False, "error": f"unknown control op {op!r}"})
                 return
-        except (ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError) as exc:
             self.reply(400, {"ok": False, "error": str(exc)})
             return
         self.reply(200, {"ok": True, "result": True})

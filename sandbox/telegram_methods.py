@@ -30,6 +30,7 @@ from sandbox.telegram_model import (
 )
 from sandbox.telegram_params import Params
 from sandbox.telegram_registry import Impl, bot_method
+from sandbox.telegram_webhook import WEBHOOK_ACTIVE
 
 if TYPE_CHECKING:
     from sandbox.telegram_core import EmulatorCore
@@ -59,7 +60,10 @@ async def get_me(core: EmulatorCore, bot: BotState, p: Params) -> JSON:
 
 @bot_method("getUpdates")
 async def get_updates(core: EmulatorCore, bot: BotState, p: Params) -> list[JSON]:
-    """Long poll. A newer getUpdates terminates an older waiting one with 409, as Telegram."""
+    """Long poll. A newer getUpdates terminates an older waiting one with 409, as Telegram;
+    while a webhook is set, 409 ``WEBHOOK_ACTIVE`` (telegram_webhook)."""
+    if bot.webhook is not None:
+        raise ApiError(409, WEBHOOK_ACTIVE)
     offset = p.integer("offset")
     limit = min(max(p.integer("limit", 100) or 100, 1), 100)
     timeout = min(max(p.number("timeout"), 0.0), core.config.max_poll_timeout)
@@ -91,20 +95,10 @@ async def get_updates(core: EmulatorCore, bot: BotState, p: Params) -> list[JSON
                 bot.waiter = None
         if reason == "conflict":
             raise ApiError(409, CONFLICT)
+        if reason == "webhook":
+            raise ApiError(409, WEBHOOK_ACTIVE)
         if reason == "shutdown":
             return []
-
-
-@bot_method("deleteWebhook")
-async def delete_webhook(core: EmulatorCore, bot: BotState, p: Params) -> bool:
-    if p.flag("drop_pending_updates"):
-        bot.pending.clear()
-    return True
-
-
-@bot_method("getWebhookInfo")
-async def get_webhook_info(core: EmulatorCore, bot: BotState, p: Params) -> JSON:
-    return {"url": "", "has_custom_certificate": False, "pending_update_count": len(bot.pending)}
 
 
 @bot_method("setMyCommands")

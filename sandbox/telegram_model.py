@@ -135,7 +135,9 @@ class MessageRecord:
 
 @dataclass
 class Chat:
-    """A private chat; its id equals the user's id. Message ids are per chat, as in Telegram."""
+    """A chat with the bot. Private: its id equals the user's id. A group, supergroup or
+    channel has an id of its own (negative, as in Telegram), a title and members (``user`` is
+    then the member who opened it). Message ids are per chat, as in Telegram."""
 
     id: int
     user: JSON
@@ -145,8 +147,15 @@ class Chat:
     """Monotonic times of accepted sends/edits (what the flood limits count)."""
     actions: list[str] = field(default_factory=list)
     """sendChatAction actions received, in order."""
+    type: str = "private"
+    """private | group | supergroup | channel."""
+    title: str = ""
+    members: dict[int, JSON] = field(default_factory=dict)
+    """Group members who wrote or pressed something: user id -> Telegram user."""
 
     def tg_chat(self) -> JSON:
+        if self.type != "private":
+            return {"id": self.id, "type": self.type, "title": self.title}
         out: JSON = {"id": self.id, "type": "private", "first_name": self.user["first_name"]}
         if self.user.get("username"):
             out["username"] = self.user["username"]
@@ -191,6 +200,11 @@ class BotState:
     blocked: set[int] = field(default_factory=set)
     """Chat ids of users who blocked the bot (sends -> 403)."""
     delivered_updates: int = 0
+    next_update_id: int = 1
+    """Each bot has its own update id sequence, as on Telegram (the core picks the start)."""
+    webhook: JSON | None = None
+    """``{url, secret_token, max_connections, allowed_updates}`` while a webhook is set:
+    getUpdates answers 409 and updates stay pending (this emulator never POSTs to it)."""
 
     def user_dict(self) -> JSON:
         return {
@@ -211,6 +225,11 @@ class BotState:
             return update_type not in DEFAULT_EXCLUDED_UPDATES
         return update_type in self.allowed_updates
 
+    def take_update_id(self) -> int:
+        update_id = self.next_update_id
+        self.next_update_id += 1
+        return update_id
+
     def wake(self, reason: str) -> None:
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(reason)
@@ -228,6 +247,14 @@ class BotState:
 def bot_id_from_token(token: str, index: int) -> int:
     head = token.split(":", 1)[0]
     return int(head) if head.isdigit() else 7_000_000_000 + index
+
+
+def first_update_id() -> int:
+    """Where a fresh emulator starts numbering updates: Telegram never restarts a bot's
+    sequence at 1, and a client may hold ids from an earlier run of this emulator. The start
+    moves 1,000 ids per second of wall time (a run creating fewer never overlaps the next
+    run's ids) and wraps after ~24 days, staying a positive 31-bit number as Telegram's."""
+    return int(time.time() * 1000) % 2_000_000_000 + 1
 
 
 def now_times() -> tuple[int, float, float]:

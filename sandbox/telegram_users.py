@@ -10,7 +10,14 @@ import copy
 from typing import TYPE_CHECKING
 
 from sandbox.telegram_media import new_file_id, tg_media
-from sandbox.telegram_model import JSON, BotState, Chat, MessageRecord, command_entities
+from sandbox.telegram_model import (
+    JSON,
+    BotState,
+    Chat,
+    MessageRecord,
+    command_entities,
+    make_user,
+)
 
 if TYPE_CHECKING:
     from sandbox.telegram_core import EmulatorCore
@@ -20,11 +27,35 @@ class UserError(ValueError):
     """A user-side action that the Telegram app would not allow."""
 
 
+GROUP_TYPES = ("group", "supergroup", "channel")
+
+
 def _chat(bot: BotState, user_id: int) -> Chat:
     chat = bot.chats.get(user_id)
     if chat is None:
         raise UserError(f"user {user_id} has no chat with the bot (send_text first)")
     return chat
+
+
+def _group(bot: BotState, chat_id: int, chat_type: str, title: str | None, user: JSON) -> Chat:
+    """The group (or supergroup, channel) ``chat_id`` with ``user`` as a member."""
+    if chat_type not in GROUP_TYPES:
+        raise UserError(f"chat_type must be one of {GROUP_TYPES}")
+    if chat_id >= 0:
+        raise UserError("a group's chat id is negative (a positive id is a private chat)")
+    chat = bot.chats.get(chat_id)
+    if chat is None:
+        chat = bot.chats[chat_id] = Chat(chat_id, user, type=chat_type,
+                                         title=title or f"Group {-chat_id}")
+    chat.members[int(user["id"])] = user
+    return chat
+
+
+def _member(chat: Chat, user_id: int) -> JSON:
+    """Who acts in ``chat``: the user of a private chat, a member of a group."""
+    if chat.type == "private":
+        return chat.user
+    return chat.members.get(user_id) or make_user(user_id, "Test", "en", None)
 
 
 def _bot_message(chat: Chat, message_id: int) -> MessageRecord:
@@ -43,16 +74,27 @@ def send_text(
     first_name: str = "Test",
     language_code: str = "en",
     username: str | None = None,
+    chat_id: int | None = None,
+    chat_type: str = "group",
+    title: str | None = None,
 ) -> JSON:
-    """The user types ``text``. Returns ``{update_id, message_id}`` (update_id 0 if filtered)."""
+    """The user types ``text`` in their private chat, or in the group ``chat_id`` (of
+    ``chat_type``: group, supergroup, channel). Returns ``{update_id, message_id}``
+    (update_id 0 if filtered)."""
     if not text:
         raise UserError("text must be non-empty")
-    chat = core.open_chat(bot, user_id, first_name, language_code, username)
+    if chat_id is None or chat_id == user_id:
+        chat = core.open_chat(bot, user_id, first_name, language_code, username)
+        author = chat.user
+    else:
+        author = make_user(user_id, first_name, language_code, username)
+        chat = _group(bot, chat_id, chat_type, title, author)
     fields: JSON = {"text": text}
     entities = command_entities(text)
     if entities:
         fields["entities"] = entities
     rec = core.add_message(bot, chat, "user", "user", fields, text=text)
+    rec.tg["from"] = author  # in a group: the member who wrote, not the one who opened it
     update_id = core.push_update(bot, "message", copy.deepcopy(rec.tg))
     return {"update_id": update_id, "message_id": rec.message_id}
 
@@ -84,10 +126,14 @@ def send_photo(
 
 
 def press_button(
-    core: EmulatorCore, bot: BotState, user_id: int, message_id: int, callback_data: str
+    core: EmulatorCore, bot: BotState, user_id: int, message_id: int, callback_data: str,
+    *, chat_id: int | None = None,
 ) -> JSON:
-    """Press an inline button currently shown on a bot message. Returns ``{update_id, id}``."""
-    chat = _chat(bot, user_id)
+    """Press an inline button currently shown on a bot message in the user's private chat,
+    or (``chat_id``) in a group: any member may press any button there, as in Telegram.
+    Returns ``{update_id, id}``."""
+    chat = _chat(bot, user_id if chat_id is None else chat_id)
+    presser = _member(chat, user_id)
     rec = _bot_message(chat, message_id)
     rows = (rec.tg.get("reply_markup") or {}).get("inline_keyboard") or []
     if not any(b.get("callback_data") == callback_data for row in rows for b in row):
@@ -95,14 +141,15 @@ def press_button(
     query_id = str(4_000_000_000_000_000 + core.serial())
     query = {
         "id": query_id,
-        "from": chat.user,
+        "from": presser,
         "message": copy.deepcopy(rec.tg),
         "chat_instance": str(-(10**15) - chat.id),
         "data": callback_data,
     }
     update_id = core.push_update(bot, "callback_query", copy.deepcopy(query))
     bot.callback_queries[query_id] = {
-        "id": query_id, "user_id": user_id, "message_id": message_id, "data": callback_data,
+        "id": query_id, "user_id": user_id, "chat_id": chat.id, "message_id": message_id,
+        "data": callback_data,
         "update_id": update_id, "answered": False, "answer_text": None, "show_alert": False,
         "answer_url": None, "answered_at": None,
     }

@@ -30,7 +30,10 @@ SELECT id, kind, amount, ref, job_id, note, created_at
 FROM ledger WHERE user_id = %(user_id)s ORDER BY id
 
 -- name: free_use --
-INSERT INTO free_usage (user_id, day, used) VALUES (%(user_id)s, current_date, 1)
+-- One more free generation today, if the limit allows it (a limit of 0 allows none: the
+-- first one of the day must be refused too, not only the ones after it).
+INSERT INTO free_usage (user_id, day, used)
+SELECT %(user_id)s, current_date, 1 WHERE %(limit)s > 0
 ON CONFLICT (user_id, day) DO UPDATE SET used = free_usage.used + 1
 WHERE free_usage.used < %(limit)s
 RETURNING used
@@ -71,18 +74,27 @@ WHERE id = %(job_id)s AND state = ANY(%(allowed)s::job_state[])
 RETURNING *
 
 -- name: job_begin_attempt --
+-- `check_in` covers the whole call and the grace after it: the job is not due while its
+-- createTask may be in flight. Never while an earlier attempt's task may still show up: an
+-- unknown outcome waits `unknown_grace` from the moment it became unknown, an attempt still
+-- marked in flight (the node died during the call) waits `in_flight_hold` from its start.
 UPDATE jobs
 SET state = 'submitting', cause = 'submit', detail = %(detail)s,
     submit_attempts = submit_attempts + 1, submit_outcome = 'in_flight',
+    submit_outcome_at = now(),
     submit_unknown = submit_unknown
         + CASE WHEN submit_outcome IN ('in_flight', 'unknown') THEN 1 ELSE 0 END,
     next_check_at = now() + make_interval(secs => %(check_in)s::float8)
 WHERE id = %(job_id)s AND state IN ('created', 'submitting')
+  AND COALESCE(submit_outcome_at <= now() - make_interval(secs => CASE submit_outcome
+                   WHEN 'unknown' THEN %(unknown_grace)s::float8
+                   WHEN 'in_flight' THEN %(in_flight_hold)s::float8
+                   ELSE 0 END), true)
 RETURNING *
 
 -- name: job_set_outcome --
 UPDATE jobs
-SET submit_outcome = %(outcome)s, detail = %(detail)s,
+SET submit_outcome = %(outcome)s, submit_outcome_at = now(), detail = %(detail)s,
     next_check_at = now() + make_interval(secs => %(check_in)s::float8)
 WHERE id = %(job_id)s
 RETURNING *
@@ -103,6 +115,18 @@ SELECT id, state, state, %(cause)s::job_cause, %(detail)s FROM jobs WHERE id = %
 -- name: job_events --
 SELECT from_state, to_state, cause, detail, at FROM job_events
 WHERE job_id = %(job_id)s ORDER BY id
+
+-- name: purge_job_events --
+-- Retention: events of jobs that ended (delivered or failed) before the cutoff, oldest
+-- first, at most `limit` (the job rows themselves are kept, like the ledger). Never an event
+-- of a job in flight, however old.
+DELETE FROM job_events
+WHERE ctid = ANY(ARRAY(
+    SELECT e.ctid FROM job_events AS e JOIN jobs AS j ON j.id = e.job_id
+    WHERE e.at < now() - make_interval(secs => %(older_than)s)
+      AND j.state IN ('delivered', 'failed')
+      AND j.finished_at < now() - make_interval(secs => %(older_than)s)
+    ORDER BY e.at LIMIT %(limit)s FOR UPDATE OF e SKIP LOCKED))
 
 -- name: jobs_of_user --
 SELECT * FROM jobs WHERE user_id = %(user_id)s ORDER BY id DESC LIMIT %(limit)s
@@ -140,12 +164,15 @@ FROM kie_tasks WHERE job_id = %(job_id)s ORDER BY created_at, task_id
 -- is parked as an orphan. `status` overrides for rejected and malformed bodies.
 -- Only a tokenless callback (authenticated by KIE's HMAC) is matched by its task id: a token
 -- naming no job authenticates nothing, so the task id in its body must not pick a job either.
-INSERT INTO callback_inbox (token, task_id, dedup_key, body, headers, status, job_id, reason)
+-- `body` is all of it, or only its first KB for a rejected one; `body_size` and `body_sha256`
+-- are always of all the bytes received, `source` the sender's address.
+INSERT INTO callback_inbox (token, task_id, dedup_key, body, headers, status, job_id, reason,
+                            body_size, body_sha256, source)
 SELECT %(token)s, %(task_id)s, %(dedup_key)s, %(body)s, %(headers)s,
        CASE WHEN %(status)s::inbox_status IS NOT NULL THEN %(status)s::inbox_status
             WHEN target.job_id IS NULL THEN 'parked'::inbox_status
             ELSE 'pending'::inbox_status END,
-       target.job_id, %(reason)s
+       target.job_id, %(reason)s, %(body_size)s, %(body_sha256)s, %(source)s
 FROM (SELECT COALESCE(%(job_id)s::bigint,
                       (SELECT job_id FROM kie_tasks
                        WHERE task_id = %(task_id)s AND %(token)s::text IS NULL)) AS job_id
@@ -183,12 +210,53 @@ WHERE c.id = o.id AND o.status = 'parked' AND COALESCE(j.id, t.job_id) IS NOT NU
 RETURNING c.id, c.job_id, c.body
 
 -- name: orphans_expire --
-UPDATE callback_inbox SET status = 'expired', handled_at = now()
+-- Parked past their TTL: kept as a record (digest, size, first KB), the body goes.
+UPDATE callback_inbox
+SET status = 'expired', handled_at = now(), body = substring(body FROM 1 FOR 1024),
+    body_size = COALESCE(body_size, octet_length(body)),
+    body_sha256 = COALESCE(body_sha256, encode(sha256(body), 'hex'))
 WHERE status = 'parked' AND received_at < now() - make_interval(secs => %(ttl)s)
+
+-- name: orphans_usage --
+-- Rows and bytes the parked callbacks hold (index callback_inbox_parked), and when the cap
+-- last expired one (NULL: never), with the database's clock to compare it with.
+SELECT count(*) AS n, COALESCE(sum(body_size), 0)::bigint AS bytes,
+       (SELECT max(handled_at) FROM callback_inbox
+        WHERE reason = 'over the orphan cap') AS capped_at,
+       now() AS now
+FROM callback_inbox WHERE status = 'parked'
+
+-- name: orphans_lock --
+-- One enforcer of the orphan cap at a time (the gateway's threads, the janitor), until the
+-- transaction ends: a claim and a trim never cross.
+SELECT pg_advisory_xact_lock(hashtext('trt.orphan_cap'))
+
+-- name: orphans_trim --
+-- Over the cap: the oldest parked callbacks are expired until at most `keep_rows` rows and
+-- `keep_bytes` bytes are left (the newest). Each stays as a record: digest, size, first KB.
+UPDATE callback_inbox AS c
+SET status = 'expired', handled_at = now(), reason = 'over the orphan cap',
+    body = substring(c.body FROM 1 FOR 1024)
+FROM (SELECT id, count(*) OVER newest AS n, sum(body_size) OVER newest AS bytes
+      FROM callback_inbox WHERE status = 'parked'
+      WINDOW newest AS (ORDER BY received_at DESC, id DESC ROWS UNBOUNDED PRECEDING)) AS r
+WHERE c.id = r.id AND c.status = 'parked'
+  AND (r.n > %(keep_rows)s OR r.bytes > %(keep_bytes)s)
 
 -- name: orphans_stats --
 SELECT status::text AS status, count(*) AS n, min(received_at) AS oldest
 FROM callback_inbox WHERE status IN ('parked', 'claimed', 'expired') GROUP BY status
+
+-- name: purge_callbacks --
+-- Retention: callbacks done with (applied, rejected, malformed, expired orphans) whose last
+-- change is older than the cutoff, oldest first, at most `limit`. Pending, parked and claimed
+-- ones are not in the index's predicate: they stay whatever their age.
+DELETE FROM callback_inbox
+WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM callback_inbox
+    WHERE status IN ('applied', 'rejected', 'malformed', 'expired')
+      AND COALESCE(handled_at, received_at) < now() - make_interval(secs => %(older_than)s)
+    ORDER BY COALESCE(handled_at, received_at) LIMIT %(limit)s FOR UPDATE SKIP LOCKED))
 
 -- ================================= janitor and poller ====================================
 
@@ -246,18 +314,46 @@ VALUES (%(chat_id)s, %(job_id)s, %(kind)s, %(payload)s, %(dedup_key)s)
 ON CONFLICT (dedup_key) DO NOTHING
 RETURNING id
 
+-- name: purge_outbox --
+-- Retention: outbox rows that are over (sent, or given up as failed) and older than the
+-- cutoff, oldest first, at most `limit`. Pending and sending rows stay whatever their age.
+DELETE FROM outbox
+WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM outbox
+    WHERE status IN ('sent', 'failed')
+      AND COALESCE(sent_at, created_at) < now() - make_interval(secs => %(older_than)s)
+    ORDER BY COALESCE(sent_at, created_at) LIMIT %(limit)s FOR UPDATE SKIP LOCKED))
+
 -- name: job_set_status_message --
 UPDATE jobs SET status_outbox_id = %(outbox_id)s WHERE id = %(job_id)s
 
 -- =================================== Telegram intake =====================================
 
+-- name: updates_lock --
+-- Taken before updates_store, in its transaction: two nodes polling one bot into one database
+-- (a mistake, but Telegram hands both the same batch for a moment) store an update once.
+SELECT pg_advisory_xact_lock(29799, mod(%(bot_id)s::bigint, 2147483647)::int)
+
 -- name: updates_store --
--- One getUpdates batch; a replayed update id inserts nothing.
-INSERT INTO telegram_updates (update_id, chat_id, payload)
-SELECT u.update_id, u.chat_id, u.payload
+-- One getUpdates batch of bot `bot_id` (`update_id` in the batch is Telegram's id). An update
+-- this bot sent in the last 24 h (Telegram sends an unconfirmed one again) inserts nothing;
+-- the same id seen longer ago is a new update (Telegram reuses ids after a week without
+-- updates). Returns the new rows' inbox ids (`update_id`), in Telegram's order.
+INSERT INTO telegram_updates (bot_id, telegram_update_id, chat_id, payload)
+SELECT %(bot_id)s, u.update_id, u.chat_id, u.payload
 FROM jsonb_to_recordset(%(updates)s::jsonb) AS u(update_id bigint, chat_id bigint, payload jsonb)
-ON CONFLICT (update_id) DO NOTHING
+WHERE NOT EXISTS (
+    SELECT 1 FROM telegram_updates AS seen
+    WHERE seen.bot_id = %(bot_id)s AND seen.telegram_update_id = u.update_id
+      AND seen.received_at > now() - interval '24 hours')
+ORDER BY u.update_id
 RETURNING update_id, chat_id
+
+-- name: updates_adopt --
+-- Rows stored before migration 0007 have no bot id; the ones that can still be sent again
+-- (the last 24 h) belong to the bot whose token was in use, the one starting now.
+UPDATE telegram_updates SET bot_id = %(bot_id)s
+WHERE bot_id IS NULL AND received_at > now() - interval '24 hours'
 
 -- name: updates_unhandled --
 SELECT update_id, chat_id FROM telegram_updates
@@ -269,6 +365,42 @@ WHERE update_id = %(update_id)s FOR UPDATE
 
 -- name: update_handled --
 UPDATE telegram_updates SET handled_at = now() WHERE update_id = %(update_id)s
+
+-- name: update_failed --
+-- A failed handling of an update (its transaction rolled back). A `counted` failure adds an
+-- attempt; the update is due again after `delays[attempts]` seconds (the backoff, one entry
+-- per attempt), or, at `max_attempts`, parked as poison: handled_at is set with poison_at, so
+-- nothing hands it again (not even a restart) and the chat's later updates go on.
+UPDATE telegram_updates AS u
+SET attempts = u.attempts + f.step,
+    last_error = %(error)s,
+    next_attempt_at = now() + make_interval(
+        secs => (%(delays)s::float8[])[GREATEST(u.attempts + f.step, 1)]),
+    poison_at = CASE WHEN u.attempts + f.step >= %(max_attempts)s THEN now() END,
+    handled_at = CASE WHEN u.attempts + f.step >= %(max_attempts)s THEN now() END
+FROM (SELECT CASE WHEN %(counted)s THEN 1 ELSE 0 END AS step) AS f
+WHERE u.update_id = %(update_id)s AND u.handled_at IS NULL
+RETURNING u.attempts, u.poison_at IS NOT NULL AS poison
+
+-- name: updates_due --
+-- Updates not handled when due: a failed one after its backoff, or one whose failure could
+-- not even be recorded (the database was down) a minute after it arrived. Leased for
+-- `lease` seconds; a row its chat actor is handling right now is locked, hence skipped.
+UPDATE telegram_updates SET next_attempt_at = now() + make_interval(secs => %(lease)s)
+WHERE update_id IN (
+    SELECT update_id FROM telegram_updates
+    WHERE handled_at IS NULL AND next_attempt_at <= now() AND chat_id IS NOT NULL
+    ORDER BY next_attempt_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+RETURNING update_id, chat_id
+
+-- name: purge_updates --
+-- Retention: Telegram updates handled before the cutoff, oldest first, at most `limit`.
+-- Unhandled ones stay whatever their age.
+DELETE FROM telegram_updates
+WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM telegram_updates
+    WHERE handled_at < now() - make_interval(secs => %(older_than)s)
+    ORDER BY handled_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED))
 
 -- name: state_get --
 SELECT value FROM node_state WHERE key = %(key)s
@@ -296,7 +428,42 @@ SELECT (SELECT count(*) FROM users) AS users,
 -- ====================================== status ===========================================
 
 -- name: status_jobs --
-SELECT state::text AS state, model_id, count(*) AS n FROM jobs GROUP BY state, model_id
+-- Jobs by state and model from the counters (migration 0009), not a scan of jobs: the folded
+-- counts plus the deltas not folded yet, in one snapshot, so exact at any moment.
+SELECT state::text AS state, model_id, sum(n)::bigint AS n
+FROM (SELECT state, model_id, n FROM job_counts
+      UNION ALL
+      SELECT state, model_id, n FROM job_count_deltas) AS c
+GROUP BY state, model_id
+HAVING sum(n) <> 0
+
+-- name: job_counts_fold --
+-- The janitor folds up to `limit` deltas into job_counts in one statement (a reader sees the
+-- deltas or their sum, never both). SKIP LOCKED: two folds take disjoint deltas, and they
+-- update counter rows in one order, so they cannot deadlock.
+WITH taken AS (
+    DELETE FROM job_count_deltas
+    WHERE ctid = ANY(ARRAY(SELECT ctid FROM job_count_deltas
+                           LIMIT %(limit)s FOR UPDATE SKIP LOCKED))
+    RETURNING state, model_id, n)
+INSERT INTO job_counts AS c (state, model_id, n)
+SELECT state, model_id, sum(n) FROM taken GROUP BY state, model_id ORDER BY state, model_id
+ON CONFLICT (state, model_id) DO UPDATE SET n = c.n + EXCLUDED.n
+
+-- name: status_tables --
+-- Each table of the node's schema: rows (≈: the planner's estimate, scaled to the table's
+-- current size as the planner does; NULL until the table was first analysed) and bytes on
+-- disk with its indexes and TOAST. Catalog reads only: no table is scanned.
+SELECT c.relname AS name,
+       CASE WHEN c.reltuples < 0 THEN NULL
+            WHEN c.relpages = 0 THEN c.reltuples
+            ELSE round(c.reltuples / c.relpages
+                       * (pg_relation_size(c.oid) / current_setting('block_size')::int))
+       END::bigint AS rows,
+       pg_total_relation_size(c.oid) AS bytes
+FROM pg_class AS c
+WHERE c.relkind IN ('r', 'p') AND c.relnamespace = current_schema()::regnamespace
+ORDER BY bytes DESC, name
 
 -- name: status_depths --
 SELECT (SELECT count(*) FROM callback_inbox WHERE status = 'pending') AS callback_inbox,
@@ -306,12 +473,29 @@ SELECT (SELECT count(*) FROM callback_inbox WHERE status = 'pending') AS callbac
          WHERE state NOT IN ('delivered', 'failed')) AS oldest_in_flight_s,
        (SELECT max(update_id) FROM telegram_updates) AS last_update_id
 
+-- name: status_callback_abuse --
+-- The callback abuse limits at work, from partial indexes (no scan of the inbox): rejected
+-- records kept, orphans expired over the cap, parked orphans and their bytes, and the
+-- inbox's bytes on disk (indexes and TOAST included).
+SELECT (SELECT count(*) FROM callback_inbox WHERE status = 'rejected') AS rejected_records,
+       (SELECT count(*) FROM callback_inbox
+        WHERE reason = 'over the orphan cap') AS expired_over_cap,
+       (SELECT count(*) FROM callback_inbox WHERE status = 'parked') AS parked,
+       (SELECT COALESCE(sum(body_size), 0) FROM callback_inbox
+        WHERE status = 'parked')::bigint AS parked_bytes,
+       pg_total_relation_size('callback_inbox') AS inbox_bytes
+
 -- ===== delivery =====
+
+-- name: delivery_epoch --
+-- A new delivery actor incarnation's epoch: it claims rows with it, and only it may settle
+-- them (every settle below is guarded on it).
+SELECT nextval('delivery_epoch') AS epoch
 
 -- name: delivery_requeue --
 -- At start: rows a killed delivery actor had claimed go back to the queue. The one that was
 -- on the wire at the kill may reach the chat twice; nothing is lost.
-UPDATE outbox SET status = 'pending' WHERE status = 'sending'
+UPDATE outbox SET status = 'pending', claim_epoch = NULL WHERE status = 'sending'
 
 -- name: delivery_claim --
 -- Due rows, oldest first, marked sending. `answers` picks the answers to callback and
@@ -319,7 +503,7 @@ UPDATE outbox SET status = 'pending' WHERE status = 'sending'
 -- while an older message of its chat waits for its retry time (per-chat order survives
 -- retries and restarts), and at most `per_chat` rows of one chat are open at once (a chat
 -- with a huge backlog cannot crowd the others out of memory).
-UPDATE outbox SET status = 'sending', attempts = attempts + 1
+UPDATE outbox SET status = 'sending', attempts = attempts + 1, claim_epoch = %(epoch)s
 WHERE id IN (
     SELECT id FROM outbox
     WHERE id IN (
@@ -341,9 +525,17 @@ WHERE id IN (
     FOR UPDATE SKIP LOCKED)
 RETURNING id, chat_id, job_id, kind, payload, attempts, message_ids
 
+-- name: delivery_owned --
+-- Before sending: the row is still this incarnation's (locked for the job's move).
+SELECT id FROM outbox
+WHERE id = %(id)s AND status = 'sending' AND claim_epoch = %(epoch)s
+FOR UPDATE
+
 -- name: delivery_sent --
-UPDATE outbox SET status = 'sent', sent_at = now(), message_ids = %(message_ids)s
-WHERE id = %(id)s AND status IN ('pending', 'sending')
+-- Settled only by the incarnation that holds the claim (a stale one's "sent" is refused).
+UPDATE outbox SET status = 'sent', sent_at = now(), message_ids = %(message_ids)s,
+                  maybe_sent = %(maybe_sent)s
+WHERE id = %(id)s AND status = 'sending' AND claim_epoch = %(epoch)s
 RETURNING id
 
 -- name: delivery_retry --
@@ -352,18 +544,20 @@ RETURNING id
 UPDATE outbox
 SET attempts = attempts + 1, error = %(error)s,
     not_before = now() + make_interval(secs => %(delay)s::float8)
-WHERE id = %(id)s AND status IN ('pending', 'sending')
+WHERE id = %(id)s AND status = 'sending' AND claim_epoch = %(epoch)s
 RETURNING attempts
 
 -- name: delivery_failed --
 UPDATE outbox SET status = 'failed', error = %(error)s
-WHERE id = %(id)s AND status IN ('pending', 'sending')
+WHERE id = %(id)s AND status = 'sending' AND claim_epoch = %(epoch)s
 RETURNING id, job_id, kind
 
 -- name: delivery_fail_chat --
--- The chat refuses the bot (blocked, gone): every message still queued for it fails too.
+-- The chat refuses the bot (blocked, gone): every message still queued for it fails too
+-- (waiting ones, and those this incarnation claimed; never another incarnation's).
 UPDATE outbox SET status = 'failed', error = %(error)s
-WHERE chat_id = %(chat_id)s AND status IN ('pending', 'sending')
+WHERE chat_id = %(chat_id)s
+  AND (status = 'pending' OR (status = 'sending' AND claim_epoch = %(epoch)s))
   AND kind NOT IN ('answer_callback', 'answer_precheckout')
 RETURNING id, job_id, kind
 
@@ -378,6 +572,14 @@ WHERE status = 'sent' AND message_ids IS NOT NULL
 ORDER BY id DESC
 LIMIT 1
 
+-- name: result_resends --
+-- A delivered job's result as its owner may ask for it again (the follow-up's button): the
+-- parts whose send timed out (null: none recorded), and how many re-sends were queued.
+SELECT (SELECT maybe_sent FROM outbox
+        WHERE job_id = %(job_id)s AND kind = 'result' AND status = 'sent'
+        ORDER BY id DESC LIMIT 1) AS maybe_sent,
+       (SELECT count(*) FROM outbox WHERE job_id = %(job_id)s AND kind = 'resend') AS resends
+
 -- ===== status (metrics) =====
 
 -- name: status_failed_jobs --
@@ -389,15 +591,24 @@ ORDER BY COALESCE(finished_at, updated_at) DESC, id DESC
 LIMIT %(limit)s
 
 -- name: status_telegram --
--- Intake lag: the newest stored update (primary key) and the oldest not yet handled (partial
--- index), both without scanning the table.
-SELECT newest.update_id AS last_update_id,
+-- Intake lag: the newest stored update (primary key; its id as Telegram numbered it) and the
+-- oldest not yet handled (partial index), both without scanning the table.
+SELECT newest.telegram_update_id AS last_update_id,
        EXTRACT(EPOCH FROM now() - newest.received_at)::float8 AS last_update_age_s,
        (SELECT EXTRACT(EPOCH FROM now() - received_at)::float8 FROM telegram_updates
          WHERE handled_at IS NULL ORDER BY update_id LIMIT 1) AS oldest_unhandled_s
 FROM (SELECT 1) AS one
-LEFT JOIN LATERAL (SELECT update_id, received_at FROM telegram_updates
+LEFT JOIN LATERAL (SELECT telegram_update_id, received_at FROM telegram_updates
                    ORDER BY update_id DESC LIMIT 1) AS newest ON true
+
+-- name: status_poison_updates --
+-- Updates parked as poison (partial index: only those rows are read), the newest first.
+SELECT count(*) AS count,
+       (SELECT coalesce(array_agg(n.update_id ORDER BY n.poison_at DESC, n.update_id DESC),
+                        '{}')
+        FROM (SELECT update_id, poison_at FROM telegram_updates WHERE poison_at IS NOT NULL
+              ORDER BY poison_at DESC, update_id DESC LIMIT %(limit)s) AS n) AS newest
+FROM telegram_updates WHERE poison_at IS NOT NULL
 
 -- name: status_outbox --
 -- Open outbox rows only (the partial index outbox_open): what waits and for how long.

@@ -13,6 +13,9 @@ One row per precondition of a working node, each ✓ (ok), ! (warning), ✗ (fai
     KIE API         KIE answers the credit query with this key
     KIE credits     the balance is ≥ --kie-min-credits (a warning below it; --strict fails)
     Telegram        getMe answers for this bot token
+    Telegram webhook  none is set (a warning when one is: ``run`` deletes it at start,
+                    keeping its pending updates, so the deployment that set it stops
+                    receiving updates; --strict fails so that this is a decision)
     callback URL    TRT_PUBLIC_CALLBACK_URL, when set, reaches THIS node's callback gateway
 
 The callback probe POSTs a harmless body to ``<TRT_PUBLIC_CALLBACK_URL>/kie/callback/0.<24
@@ -207,25 +210,37 @@ def check_kie(settings: Settings, min_credits: int) -> list[CheckResult]:
     return rows
 
 
-def check_telegram(settings: Settings) -> CheckResult:
+def check_telegram(settings: Settings) -> list[CheckResult]:
+    """Rows ``Telegram`` (getMe) and ``Telegram webhook`` (getWebhookInfo)."""
+    from telegram import WebhookInfo
     from telegram.error import InvalidToken, TelegramError
 
     from gateways.telegram import make_bot
+    from gateways.telegram.webhook import shown_url
 
-    async def get_me() -> str:
+    async def ask() -> tuple[str, WebhookInfo]:
         async with make_bot(settings.telegram_token.get_secret_value(),
                             settings.telegram_api_url) as bot:
-            return str((await bot.get_me()).username)
+            return str((await bot.get_me()).username), await bot.get_webhook_info()
 
-    where = _shown(settings.telegram_api_url)
+    where, hook = _shown(settings.telegram_api_url), "Telegram webhook"
     try:
-        username = asyncio.run(get_me())
+        username, info = asyncio.run(ask())
     except InvalidToken:
-        return _fail("Telegram", f"{where} rejected TRT_TELEGRAM_TOKEN (check it with "
-                                 "@BotFather)")
+        return [_fail("Telegram", f"{where} rejected TRT_TELEGRAM_TOKEN (check it with "
+                                  "@BotFather)"), _skip(hook, "Telegram refused the token")]
     except TelegramError as exc:
-        return _fail("Telegram", f"{where} not reachable: {type(exc).__name__}: {exc}")
-    return _ok("Telegram", f"getMe answers: bot @{username}")
+        return [_fail("Telegram", f"{where} not reachable: {type(exc).__name__}: {exc}"),
+                _skip(hook, "Telegram not reachable")]
+    rows = [_ok("Telegram", f"getMe answers: bot @{username}")]
+    if not info.url:
+        return [*rows, _ok(hook, "none set: the node polls getUpdates")]
+    # A warning, not a failure: `run` deals with it. --strict fails so that taking the bot
+    # over from a webhook deployment is a decision, not a surprise.
+    return [*rows, _warn(hook, f"a webhook is set ({shown_url(info.url)}, "
+                               f"{info.pending_update_count} pending updates): `trt-node run` "
+                               "will delete it at start, keeping the pending updates; stop "
+                               "the deployment that uses it")]
 
 
 def check_callback_url(settings: Settings) -> CheckResult:
@@ -284,7 +299,7 @@ def run_checks(settings: Settings, catalog_path: Path | None, *,
         cleanup()
     rows.append(check_catalog(catalog_path))
     rows += check_kie(settings, kie_min_credits)
-    rows.append(check_telegram(settings))
+    rows += check_telegram(settings)
     rows.append(check_callback_url(settings))
     return rows
 
@@ -341,7 +356,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trt-node check", description="The pre-deploy gate: exit 1 when a check fails.")
     parser.add_argument("--strict", action="store_true",
-                        help="fail on warnings too (pending migrations, low KIE credits)")
+                        help="fail on warnings too (pending migrations, low KIE credits, a "
+                             "Telegram webhook set)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--kie-min-credits", type=int, default=DEFAULT_KIE_MIN_CREDITS,
                         metavar="N", help="warn below this KIE balance (default %(default)s)")
@@ -368,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = [_fail("configuration", settings_error_line(exc)),
                 *(_skip(n, "configuration invalid") for n in (
                     "database", "migrations", "catalog", "KIE API", "KIE credits", "Telegram",
-                    "callback URL"))]
+                    "Telegram webhook", "callback URL"))]
     else:
         redact = Redactor(secrets_of(settings))
         rows = run_checks(settings, settings.catalog_path, kie_min_credits=args.kie_min_credits)

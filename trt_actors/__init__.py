@@ -16,6 +16,7 @@ httpx, no gateway, emulator or tool.
 """
 
 from trt_actors.actors import (
+    BOT_USERNAME_KEY,
     ChatActor,
     ChatDeps,
     Janitor,
@@ -48,6 +49,8 @@ from trt_actors.conversation import (
     texts,
 )
 from trt_actors.domain import (
+    TELEGRAM_OTHER_POLLER,
+    TELEGRAM_WEBHOOK,
     TERMINAL,
     TRANSITIONS,
     Alerts,
@@ -55,12 +58,15 @@ from trt_actors.domain import (
     Failure,
     Job,
     JobState,
+    OrphanCap,
     allowed_from,
     jobs,
     ledger,
+    orphans,
     outbox,
 )
 from trt_actors.errors import (
+    CancelTooLate,
     CatalogError,
     ChatBlocked,
     ConfigError,
@@ -128,11 +134,15 @@ from trt_actors.ports import (
 )
 
 __all__ = [
+    "BOT_USERNAME_KEY",
+    "TELEGRAM_OTHER_POLLER",
+    "TELEGRAM_WEBHOOK",
     "TERMINAL",
     "TRANSITIONS",
     "Alerts",
     "Backoff",
     "CancelJob",
+    "CancelTooLate",
     "Catalog",
     "CatalogError",
     "Cause",
@@ -174,6 +184,7 @@ __all__ = [
     "KieRetryable",
     "ModelSpec",
     "NotFound",
+    "OrphanCap",
     "Poll",
     "Redactor",
     "RetryPolicy",
@@ -213,6 +224,7 @@ __all__ = [
     "metrics",
     "migrate",
     "node_registry",
+    "orphans",
     "outbox",
     "packaged_catalog_text",
     "parse_catalog",

@@ -6,6 +6,7 @@ Each class's docstring is its default message. Retry loops catch exact classes.
 from __future__ import annotations
 
 __all__ = [
+    "CancelTooLate",
     "CatalogError",
     "ChatBlocked",
     "ConfigError",
@@ -81,6 +82,14 @@ class FreeLimitReached(StoreError):
 
 class NotFound(StoreError):
     """The row does not exist."""
+
+
+class CancelTooLate(StoreError):
+    """The job's createTask has begun (its paid KIE task is being created): too late to cancel."""
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        super().__init__(f"job {job_id}: too late to cancel, it is being generated")
 
 
 # --- KIE -----------------------------------------------------------------------------------

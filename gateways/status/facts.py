@@ -34,6 +34,9 @@ except importlib.metadata.PackageNotFoundError:  # running from a bare checkout
 FAILURES_SHOWN = 20
 """How many recent failures /status lists (newest first)."""
 
+POISON_SHOWN = 5
+"""How many of the newest poison updates /status names."""
+
 ORPHAN_KINDS = ("parked", "claimed", "expired")
 IN_FLIGHT = tuple(s.value for s in JobState if not s.terminal)
 
@@ -95,12 +98,13 @@ def collect(node: Node) -> dict[str, Any]:
         "database": "up" if found.ok else f"down: {found.error}",
         "supervision": tree,
         "actors": {"jobs": node.jobs.snapshot(), "chats": node.chats.snapshot()},
-        "jobs": None, "orphans": None, "depths": None,
+        "jobs": None, "orphans": None, "depths": None, "tables": None, "poison_updates": None,
         "intake": {**(intake or {}), "last_update_id": None, "last_update_age_s": None,
                      "lag_s": None, "lag_updates": None},
         "delivery": {**(delivery or {}), "outbox": None},
         "poller": poller,
         "callbacks": callbacks,
+        "callback_abuse": None,
         "kie_rate_headroom": node.kie.rate_headroom(),
         "db_pool": node.store.stats(),
         "alerts": node.alerts.snapshot(),
@@ -125,7 +129,10 @@ def _read_database(node: Node, out: dict[str, Any]) -> list[dict[str, Any]]:
         orphan_rows = tx.all("orphans_stats")
         telegram = tx.one("status_telegram") or {}
         outbox = tx.one("status_outbox") or {}
+        abuse = tx.one("status_callback_abuse") or {}
         failed = tx.all("status_failed_jobs", limit=FAILURES_SHOWN)
+        tables = tx.all("status_tables")
+        poison = tx.one("status_poison_updates", limit=POISON_SHOWN) or {}
     by_state = {s.value: 0 for s in JobState}
     by_model: dict[str, dict[str, int]] = {}
     for row in job_rows:
@@ -154,10 +161,29 @@ def _read_database(node: Node, out: dict[str, Any]) -> list[dict[str, Any]]:
         last_update_age_s=_round(telegram.get("last_update_age_s")),
         lag_s=_round(telegram.get("oldest_unhandled_s") or 0.0),
         lag_updates=depths.get("telegram_inbox", 0))
+    # Rows are the planner's estimate (≈; None until first analysed), bytes the size on disk
+    # with indexes and TOAST: counting rows exactly would scan every table.
+    out["tables"] = {r["name"]: {"rows": r["rows"], "bytes": r["bytes"]} for r in tables}
+    # Updates that failed every attempt and were parked (runbook: README, "poison updates").
+    out["poison_updates"] = {"count": poison.get("count", 0),
+                             "newest": list(poison.get("newest") or [])}
     out["delivery"]["outbox"] = {"pending": outbox.get("pending", 0),
                                  "sending": outbox.get("sending", 0),
                                  "oldest_open_s": _round(outbox.get("oldest_open_s"))}
+    out["callback_abuse"] = _callback_abuse(node, abuse, out["callbacks"])
     return failed
+
+
+def _callback_abuse(node: Node, row: dict[str, Any],
+                    callbacks: dict[str, Any] | None) -> dict[str, Any]:
+    """The callback abuse limits at work (README, "Callback answers")."""
+    s = node.settings
+    return {"rejected_records": row.get("rejected_records", 0),
+            "parked": row.get("parked", 0), "max_rows": s.orphan_max_rows,
+            "parked_bytes": row.get("parked_bytes", 0), "max_bytes": s.orphan_max_bytes,
+            "expired_over_cap": row.get("expired_over_cap", 0),
+            "inbox_bytes": row.get("inbox_bytes", 0),
+            "sources_refused": (callbacks or {}).get("sources_refused", 0)}
 
 
 def _failures(out: dict[str, Any], failed_jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -163,6 +163,8 @@ def _queues(f: Mapping[str, Any]) -> str:
     items: list[tuple[str, Any, str | None]] = [
         ("callback inbox (pending)", depths.get("callback_inbox"), "depth.callback_inbox"),
         ("Telegram inbox (unhandled)", depths.get("telegram_inbox"), "depth.telegram_inbox"),
+        ("poison updates (parked)", (f.get("poison_updates") or {}).get("count"),
+         "poison_updates.count"),
         ("outbox (pending + sending)", depths.get("outbox"), "depth.outbox"),
         ("oldest outbox row", _duration(outbox.get("oldest_open_s")), None),
     ]
@@ -228,6 +230,30 @@ def _pool(f: Mapping[str, Any]) -> str:
                                           for k, v in (f.get("db_pool") or {}).items()))
 
 
+def _size(n: Any) -> str | None:
+    if not isinstance(n, int | float):
+        return None
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return None
+
+
+def _tables(f: Mapping[str, Any]) -> str:
+    tables = f.get("tables")
+    if tables is None:
+        return '<p class="muted">database down: table sizes unavailable</p>'
+
+    def row(name: str, t: Mapping[str, Any]) -> str:
+        estimate = None if t.get("rows") is None else f"≈ {t['rows']:,}"
+        return (f"<tr><td>{_e(name)}</td>{_cell(estimate, f'table.{name}.rows', True)}"
+                f"{_cell(_size(t.get('bytes')), f'table.{name}.bytes', True)}</tr>")
+
+    return _table(("table", "rows", "size with indexes"),
+                  (row(name, t) for name, t in tables.items()))
+
+
 def _alerts(f: Mapping[str, Any]) -> str:
     return _table(("alert", "message"), (
         f"<tr><td>{_e(a.get('key'))}</td>{_cell(a.get('message'))}</tr>"
@@ -255,6 +281,7 @@ def render(facts: Mapping[str, Any]) -> str:
         _section("Jobs by model", _models(facts), wide=True),
         _section("Last failures", _failures(facts), wide=True),
         _section("Database pool", _pool(facts)),
+        _section("Tables", _tables(facts)),
         *([] if facts.get("alerts") else [alerts]),
     ]
     return (

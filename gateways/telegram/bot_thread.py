@@ -77,6 +77,14 @@ class BotThread:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    @property
+    def username(self) -> str | None:
+        """The bot's username from getMe; None when getMe could not answer at start."""
+        try:
+            return str(self.bot.username) if self.bot.username else None
+        except RuntimeError:  # PTB: not initialized (getMe failed to connect)
+            return None
+
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = self.loop.create_task(coro)  # on the loop thread only
         self.tasks.add(task)

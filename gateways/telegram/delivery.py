@@ -11,16 +11,22 @@ blocks; the Bot API calls are :mod:`~gateways.telegram.send`'s, on
 :mod:`~gateways.telegram.bot_thread`'s loop.
 
 Durability: a row is ``sending`` while it is in memory. At start every ``sending`` row goes
-back to ``pending`` — only rows on the wire at a kill can reach a chat twice. A ``result``
-row moves its job SUCCEEDED → DELIVERING before sending; after the send, marking the row sent
-with Telegram's message ids, DELIVERING → DELIVERED (hold captured) and
-``job_messages.delivered`` are one transaction.
+back to ``pending`` — only rows on the wire at a kill can reach a chat twice. Each incarnation
+claims rows under its own epoch, and only the claimer may settle a row (see
+:mod:`~gateways.telegram.delivery_outcomes`): a stopped incarnation's last database call
+changes nothing its successor owns. A ``result`` row moves its job SUCCEEDED → DELIVERING
+before sending; after the send, marking the row sent with Telegram's message ids, DELIVERING →
+DELIVERED (hold captured) and ``job_messages.delivered`` are one transaction.
 
 Errors: ``RetryAfter`` pauses the chat (and every chat, when several are refused at once) and
 sends the same row again; timeouts, network errors and 5xx retry with exponential backoff and
 jitter (recorded in ``not_before`` and ``attempts``) up to ``max_attempts``; a chat that
 refuses the bot (403, chat not found) fails every queued row of it, and its results' jobs end
 FAILED undeliverable (hold released); any other refusal fails the row with the error kept.
+A result part whose send timed out after Telegram had it is "maybe sent": not sent again; the
+job is delivered and the user gets a button to ask for it (``JobMessages.maybe_not_arrived``).
+A result that partly reached the chat is never released: the parts that cannot go as media
+go as links in one message, and the job is delivered (captured) with what reached the user.
 The bot token never appears in a log line or a stored error.
 """
 
@@ -30,13 +36,11 @@ import asyncio
 import contextlib
 import logging
 import random
-import threading
 import time
 import traceback
 from collections import defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pykka
@@ -45,9 +49,9 @@ from telegram.error import RetryAfter
 from gateways.published import Published
 from gateways.telegram.bot_thread import BotThread
 from gateways.telegram.delivery_outcomes import Outcomes
+from gateways.telegram.delivery_stats import DeliveryPolicy, DeliveryStats
 from gateways.telegram.pacer import Pacer, SendGate
 from gateways.telegram.send import (
-    MB,
     Item,
     Redactor,
     TelegramSender,
@@ -58,6 +62,7 @@ from gateways.telegram.send import (
 )
 from supervision import SupervisedActor
 from trt_actors import (
+    BOT_USERNAME_KEY,
     Backoff,
     DatabaseUnavailable,
     DeliveryLoopFailed,
@@ -66,6 +71,7 @@ from trt_actors import (
     Store,
     TelegramError,
     Wake,
+    jsonb,
     log_context,
 )
 
@@ -73,55 +79,6 @@ log = logging.getLogger("trt.delivery")
 T = TypeVar("T")
 DB_BACKOFF = Backoff(base=0.5, cap=10.0)
 """While the database is down: the loop's rows wait, nothing is lost."""
-
-
-class DeliveryStats:
-    """Counters for /status, shared by the actor and the loop thread."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.queued = self.sent = self.too_many = self.failures = self.retries = 0
-        self.recent: deque[float] = deque()
-        self.last_error: str | None = None
-
-    def add(self, **deltas: int) -> None:
-        with self.lock:
-            for name, delta in deltas.items():
-                setattr(self, name, getattr(self, name) + delta)
-            if deltas.get("sent"):
-                now = time.monotonic()
-                self.recent.append(now)
-                while self.recent and now - self.recent[0] > 10.0:
-                    self.recent.popleft()
-
-    def error(self, text: str) -> None:
-        with self.lock:
-            self.last_error = text
-
-    def snapshot(self) -> dict[str, Any]:
-        now = time.monotonic()
-        with self.lock:
-            recent = sum(1 for t in self.recent if now - t <= 10.0)
-            return {"queued": self.queued, "sent": self.sent, "sent_last_10s": recent,
-                    "rate_per_s": round(recent / 10.0, 2), "too_many_requests": self.too_many,
-                    "failures": self.failures, "retries": self.retries,
-                    "last_error": self.last_error}
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryPolicy:
-    per_second: float = 30.0
-    per_chat_per_second: float = 1.0
-    interval: float = 0.5
-    batch: int = 100
-    max_queued: int = 300
-    per_chat_queued: int = 10
-    max_attempts: int = 10
-    backoff_base: float = 1.0
-    backoff_cap: float = 60.0
-    read_timeout: float = 20.0
-    download_limit: int = 50 * MB
-    download_timeout: float = 60.0
 
 
 class DeliveryLoop:
@@ -138,7 +95,8 @@ class DeliveryLoop:
         self.gate.pacer.quiet_start(time.monotonic())  # the previous run's last sends count
         self.sender = TelegramSender(self.thread.bot, self.gate,
                                      download_limit=settings.download_limit,
-                                     download_timeout=settings.download_timeout)
+                                     download_timeout=settings.download_timeout,
+                                     media_read_timeout=settings.media_read_timeout)
         self.pool = ThreadPoolExecutor(3, thread_name_prefix="delivery-db")
         self.queues: dict[int, deque[Item]] = defaultdict(deque)
         self.workers: dict[int, asyncio.Task[None]] = {}
@@ -275,8 +233,8 @@ class DeliveryLoop:
             self.on_fatal(text)
             await asyncio.sleep(self.settings.backoff_cap)
             return True, set()
-        decision = self.retry_policy.decide(item.attempts, retryable=verdict is Verdict.RETRY,
-                                            rng=self.rng)
+        decision = self.retry_policy.decide(item.attempts - item.spent,
+                                            retryable=verdict is Verdict.RETRY, rng=self.rng)
         if decision.retry:
             item.attempts = await self._db(self.outcomes.retry, item, text, decision.delay)
             self.stats.add(retries=1)
@@ -284,6 +242,8 @@ class DeliveryLoop:
                      item.id, text, decision.delay)
             await asyncio.sleep(decision.delay)
             return True, set()
+        if item.reached and verdict is not Verdict.CHAT_GONE:
+            return await self._partly_delivered(item, text)
         if verdict is Verdict.CHAT_GONE:
             failed = set(await self._db(self.outcomes.chat_gone, item, text))
         else:
@@ -291,6 +251,20 @@ class DeliveryLoop:
         log.info("delivery: outbox %s failed: %s", item.id, text)
         self.stats.add(failures=len(failed))
         return False, failed | {item.id}
+
+    async def _partly_delivered(self, item: Item, text: str) -> tuple[bool, set[int]]:
+        """Part of the result reached the chat and the rest cannot go as media: the user
+        has (part of) what they paid for, so the job is delivered, never released. The rest
+        goes as links in one message; when even that fails, the job settles as it is."""
+        if not item.as_links:
+            item.as_links, item.spent = True, item.attempts
+            log.info("delivery: outbox %s: %s; sending the parts left as links", item.id, text)
+            return True, set()
+        log.info("delivery: outbox %s: the links failed too (%s); delivered as it is",
+                 item.id, text)
+        await self._db(self.outcomes.sent, item, item.sent_ids())
+        self.stats.add(sent=1, failures=1)
+        return False, set()
 
 
 class Delivery(SupervisedActor):
@@ -318,6 +292,8 @@ class Delivery(SupervisedActor):
             published.publish(self.snapshot)
 
     def on_start(self) -> None:
+        epoch = self.outcomes.begin()  # from here on, an older incarnation settles nothing
+        log.info("delivery: epoch %d", epoch)
         requeued = self.store.run("delivery_requeue")
         if requeued:
             log.info("delivery: %d row(s) left sending by the previous run queued again",
@@ -337,6 +313,9 @@ class Delivery(SupervisedActor):
         self.loop = DeliveryLoop(self._token, self._api_url, self.outcomes, self.settings,
                                  self.stats, self.redact, request_wake, on_fatal)
         self.loop.start()
+        if (username := self.loop.thread.username) is not None:
+            # For the chat actors' "talk to me in a private chat: t.me/<bot>" in groups.
+            self.store.run("state_set", key=BOT_USERNAME_KEY, value=jsonb(username))
         self._claim()
 
     def on_stop(self) -> None:
@@ -364,11 +343,13 @@ class Delivery(SupervisedActor):
         if loop is None or not loop.alive:
             raise TelegramError("the delivery loop thread is not running")
         s = self.settings
-        rows = self.store.all("delivery_claim", answers=True, limit=s.batch, per_chat=0)
+        epoch = self.outcomes.epoch
+        rows = self.store.all("delivery_claim", answers=True, limit=s.batch, per_chat=0,
+                              epoch=epoch)
         room = min(s.batch, s.max_queued - self.stats.queued)
         if room > 0:
             rows += self.store.all("delivery_claim", answers=False, limit=room,
-                                   per_chat=s.per_chat_queued)
+                                   per_chat=s.per_chat_queued, epoch=epoch)
         if not rows:
             return
         items = [Item(r["id"], r["chat_id"], r["job_id"], r["kind"], r["payload"],

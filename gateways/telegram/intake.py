@@ -2,15 +2,25 @@
 
 python-telegram-bot's ``Updater`` confirms updates to Telegram *before* handlers run, so a
 crash loses them; here the polling actor calls ``getUpdates`` itself with PTB's ``Bot``,
-writes every update into ``telegram_updates`` together with the next offset in ONE
-transaction, and only the next ``getUpdates`` (with that offset) confirms them to Telegram.
-Then each stored update is routed to its chat actor, which marks it handled in the
-transaction that handles it. At start-up every unhandled update is routed again.
+writes each batch into ``telegram_updates`` in ONE transaction, and only then does the next
+``getUpdates`` carry the offset that confirms them to Telegram. Then each stored update is
+routed to its chat actor, which marks it handled in the transaction that handles it. At
+start-up every unhandled update is routed again.
+
+Update ids are not forever-unique: Telegram picks a random next id after a week without
+updates, and another token is another bot with its own sequence. So the offset is sent once,
+to confirm the batch just stored, and never carried across runs (the first getUpdates of a
+run sends none: Telegram keeps unconfirmed updates 24 h and sends them); the inbox keys an
+update by the bot's id and Telegram's id, and takes it for a repeat only if seen in the last
+24 h. At start a webhook left set by an earlier deployment is deleted (``webhook``).
 
 Errors, by class (as in PTB's own network loop): ``RetryAfter`` → wait what Telegram says;
-``TimedOut`` / ``NetworkError`` → retry with backoff capped at 30 s; ``Conflict`` (another
-process polls this token) → one log line, stop polling and report it, do not fight;
-``InvalidToken`` → stop (the node's pre-flight ``getMe`` refuses to start with a bad token).
+``TimedOut`` / ``NetworkError`` → retry with backoff capped at 30 s; ``Conflict`` (409) → an
+alert naming which conflict it is (a webhook set while the node runs, or another process
+polling this token), retried with a backoff capped at 60 s, cleared when getUpdates answers
+again: the node never fights by deleting a webhook it did not find at start, and never goes
+deaf for good; ``InvalidToken`` → stop (the node's pre-flight ``getMe`` refuses to start
+with a bad token).
 """
 
 from __future__ import annotations
@@ -22,16 +32,29 @@ import logging
 import threading
 import time
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 import telegram
-from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    Conflict,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 
 from gateways.published import Published
 from gateways.telegram.send import flood_wait
+from gateways.telegram.webhook import (
+    CONFLICT_ALERTS,
+    WEBHOOK,
+    conflict_kind,
+    delete_left_webhook,
+)
 from supervision import SupervisedActor
 from trt_actors import (
+    Alerts,
     Backoff,
     DatabaseUnavailable,
     IntakeLoopFailed,
@@ -44,9 +67,12 @@ from trt_actors import (
 log = logging.getLogger("trt.intake")
 
 ALLOWED_UPDATES = ["message", "callback_query", "pre_checkout_query"]
-OFFSET_KEY = "telegram_offset"
+BOT_KEY = "telegram_bot_id"
+"""node_state: the bot this database was last polled for (a token change is logged)."""
 POLL_BACKOFF = Backoff(base=1.0, cap=30.0, jitter=(0.8, 1.2))
 """After a timeout or network error of getUpdates (a success starts again from 1 s)."""
+CONFLICT_BACKOFF = Backoff(base=5.0, cap=60.0, jitter=(0.8, 1.2))
+"""After a 409: slow enough not to fight another poller, quick to resume once it is gone."""
 STORE_BACKOFF = Backoff(base=1.0, cap=1.0, factor=1.0)
 """A steady 1 s while the database refuses the updates: they are not confirmed meanwhile."""
 
@@ -101,15 +127,19 @@ class Intake(SupervisedActor):
     :meth:`snapshot` to ``published`` (it reads values the loop thread replaces whole)."""
 
     def __init__(self, store: Store, chats: Router, token: str, api_url: str, *,
-                 poll_timeout: int = 25, on_conflict: Callable[[str], None] | None = None,
+                 poll_timeout: int = 25, alerts: Alerts | None = None,
                  published: Published | None = None) -> None:
         super().__init__()
         self.store, self.chats = store, chats
         self.token, self.api_url = token, api_url
         self.poll_timeout = poll_timeout
-        self.on_conflict = on_conflict
+        self.alerts = alerts
         self.state = "starting"
+        self.bot_id: int | None = None
         self.offset: int | None = None
+        """The offset learned last in this run (shown on /status)."""
+        self._confirm: int | None = None
+        """The offset the next getUpdates sends: set once per stored batch."""
         self.received = 0
         self.last_poll_at: float | None = None
         self._halt = threading.Event()
@@ -136,6 +166,11 @@ class Intake(SupervisedActor):
         if self._thread is not None:
             self._thread.join(timeout=10)
 
+    def on_failure(self, *exc_info: Any) -> None:
+        # pykka runs on_failure, not on_stop, for a failed actor: without this its loop
+        # would poll on beside the restarted one (two pollers: 409s, updates taken twice).
+        self.on_stop()
+
     def on_receive(self, message: Any) -> Any:
         match message:
             case IntakeLoopFailed():
@@ -145,7 +180,8 @@ class Intake(SupervisedActor):
         return None
 
     def snapshot(self) -> dict[str, Any]:
-        return {"state": self.state, "offset": self.offset, "received": self.received,
+        return {"state": self.state, "bot_id": self.bot_id, "offset": self.offset,
+                "received": self.received,
                 "last_poll_age_s": (round(time.time() - self.last_poll_at, 1)
                                     if self.last_poll_at else None)}
 
@@ -178,10 +214,18 @@ class Intake(SupervisedActor):
     async def _poll_forever(self) -> None:
         bot = make_bot(self.token, self.api_url, read_timeout=10.0)
         failures = 0  # consecutive timeouts / network errors
-        async with bot:
-            self.offset = await asyncio.to_thread(self._load_offset)
+        conflicts = 0  # consecutive 409s
+        try:
+            if not await self._initialize(bot):
+                return
+            self.bot_id = bot.id
+            await asyncio.to_thread(self._claim_bot, bot.id)
+            webhook_checked = await self._delete_left_webhook(bot)
             self.state = "polling"
             while not self._halt.is_set():
+                # Sent once: a later getUpdates with a stale offset would confirm (drop)
+                # updates whose ids went below it (Telegram's random next id after a week).
+                offset, self._confirm = self._confirm, None
                 try:
                     # Raw JSON, not PTB objects: one update PTB cannot parse (a newer Bot
                     # API field, say) must not make the whole batch unreadable forever.
@@ -189,23 +233,34 @@ class Intake(SupervisedActor):
                         warnings.simplefilter("ignore")
                         updates = await bot.do_api_request(
                             "getUpdates",
-                            api_kwargs={"offset": self.offset, "timeout": self.poll_timeout,
+                            api_kwargs={"offset": offset, "timeout": self.poll_timeout,
                                         "allowed_updates": ALLOWED_UPDATES},
                             read_timeout=self.poll_timeout + 10)
                     self.last_poll_at = time.time()
                     failures = 0
+                    if conflicts:
+                        conflicts = 0
+                        self._conflict_over()
                 except RetryAfter as exc:
+                    self._confirm = offset  # refused: nothing was confirmed
                     delay = flood_wait(exc)
                     log.warning("getUpdates: flood control, waiting %.0fs", delay)
                     await self._sleep(delay)
                     continue
-                except Conflict:
-                    self.state = "conflict"
-                    log.error("getUpdates: 409 Conflict — another process is polling this bot "
-                              "token; this node stopped polling (stop the other one and restart)")
-                    if self.on_conflict is not None:
-                        self.on_conflict("another process polls this bot token")
-                    return
+                except Conflict as exc:
+                    self._confirm = offset
+                    kind = conflict_kind(exc.message)
+                    if kind == WEBHOOK and not webhook_checked:
+                        # The check at start could not ask Telegram: this is still the
+                        # webhook of an earlier deployment, not one set while we run.
+                        webhook_checked = await self._delete_left_webhook(bot)
+                        if not webhook_checked:
+                            await self._sleep(POLL_BACKOFF.delay(1))
+                        continue
+                    conflicts += 1
+                    self._conflict(kind, exc.message)
+                    await self._sleep(CONFLICT_BACKOFF.delay(conflicts))
+                    continue
                 except InvalidToken:
                     self.state = "invalid_token"
                     log.error("getUpdates: Telegram rejected TRT_TELEGRAM_TOKEN; polling stopped")
@@ -220,6 +275,49 @@ class Intake(SupervisedActor):
                     await self._store_and_dispatch(
                         [clean_json(u) for u in updates if isinstance(u, dict)
                          and isinstance(u.get("update_id"), int)])
+        finally:
+            with contextlib.suppress(Exception):  # never initialized, or the loop is going
+                await bot.shutdown()
+
+    async def _initialize(self, bot: telegram.Bot) -> bool:
+        """PTB's initialize (getMe: the bot's id), retried while Telegram is unreachable."""
+        failures = 0
+        while not self._halt.is_set():
+            try:
+                await bot.initialize()
+                return True
+            except (TimedOut, NetworkError) as exc:  # InvalidToken is neither: it raises
+                failures += 1
+                delay = POLL_BACKOFF.delay(failures)
+                log.info("getMe: %s; retrying in %.1fs", type(exc).__name__, delay)
+                await self._sleep(delay)
+        return False
+
+    async def _delete_left_webhook(self, bot: telegram.Bot) -> bool:
+        """Delete a webhook left by an earlier deployment; whether Telegram could be asked."""
+        try:
+            await delete_left_webhook(bot)
+        except InvalidToken:
+            raise
+        except TelegramError as exc:
+            log.info("getWebhookInfo/deleteWebhook: %s; asking again on a 409", exc)
+            return False
+        return True
+
+    def _conflict(self, kind: str, description: str) -> None:
+        key, message = CONFLICT_ALERTS[kind]
+        self.state = f"conflict: {kind}"
+        if self.alerts is not None:
+            self.alerts.raise_(key, message)  # logged once, at ERROR, while it lasts
+        else:
+            log.error("getUpdates: 409 %s", description)
+
+    def _conflict_over(self) -> None:
+        self.state = "polling"
+        log.warning("getUpdates answers again: polling resumed")
+        if self.alerts is not None:
+            for key, _ in CONFLICT_ALERTS.values():
+                self.alerts.clear(key)
 
     async def _sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -227,11 +325,12 @@ class Intake(SupervisedActor):
             await asyncio.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
 
     async def _store_and_dispatch(self, updates: list[dict[str, Any]]) -> None:
+        # Confirms the whole batch, including updates stored before (sent again).
         next_offset = max(int(u["update_id"]) for u in updates) + 1
         failures = 0
         while not self._halt.is_set():
             try:
-                rows = await asyncio.to_thread(self._store, updates, next_offset)
+                rows = await asyncio.to_thread(self._store, updates)
                 break
             except DatabaseUnavailable as exc:
                 # Not stored → not confirmed: keep the offset and try the write again.
@@ -240,22 +339,32 @@ class Intake(SupervisedActor):
                 await self._sleep(STORE_BACKOFF.delay(failures))
         else:
             return
-        self.offset = next_offset
+        self.offset = self._confirm = next_offset
         self.received += len(rows)
         for row in sorted(rows, key=lambda r: r["update_id"]):
             self._dispatch(row["update_id"], row["chat_id"])
 
-    def _load_offset(self) -> int | None:
-        row = self.store.one("state_get", key=OFFSET_KEY)
-        return int(row["value"]) if row else None
+    def _claim_bot(self, bot_id: int) -> None:
+        """Record which bot this database is polled for. The first start after migration
+        0007 gives the rows stored before it (which have no bot id) to this bot: the token
+        in use then. Another bot than last time is logged: its update ids are its own."""
+        with self.store.transaction() as tx:
+            row = tx.one("state_get", key=BOT_KEY)
+            before = int(row["value"]) if row else None
+            if before is None:
+                tx.run("updates_adopt", bot_id=bot_id)
+            tx.run("state_set", key=BOT_KEY, value=json.dumps(bot_id))
+        if before is not None and before != bot_id:
+            log.warning("TRT_TELEGRAM_TOKEN is another bot now (id %d, was %d): its updates "
+                        "are numbered on their own", bot_id, before)
 
-    def _store(self, updates: list[dict[str, Any]], next_offset: int) -> list[dict[str, Any]]:
+    def _store(self, updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
         batch = [{"update_id": u["update_id"], "chat_id": chat_of(u), "payload": u}
                  for u in updates]
         try:
             with self.store.transaction() as tx:
-                rows = tx.all("updates_store", updates=json.dumps(batch))
-                tx.run("state_set", key=OFFSET_KEY, value=json.dumps(next_offset))
+                tx.run("updates_lock", bot_id=self.bot_id)
+                rows = tx.all("updates_store", bot_id=self.bot_id, updates=json.dumps(batch))
             return rows
         except DatabaseUnavailable:
             raise
@@ -265,19 +374,21 @@ class Intake(SupervisedActor):
             log.warning("update batch refused (%s); storing one by one", exc)
         rows = []
         with self.store.transaction() as tx:
+            tx.run("updates_lock", bot_id=self.bot_id)
             for item in batch:
                 try:
                     with tx.savepoint():
-                        rows.extend(tx.all("updates_store", updates=json.dumps([item])))
+                        rows.extend(tx.all("updates_store", bot_id=self.bot_id,
+                                           updates=json.dumps([item])))
                 except DatabaseUnavailable:
                     raise
                 except StoreError as exc:
                     log.warning("update %s refused by the database: %s", item["update_id"], exc)
                     bare = {"update_id": item["update_id"], "chat_id": None,
                             "payload": {"update_id": item["update_id"], "refused": True}}
-                    tx.all("updates_store", updates=json.dumps([bare]))
-                    tx.run("update_handled", update_id=item["update_id"])
-            tx.run("state_set", key=OFFSET_KEY, value=json.dumps(next_offset))
+                    for row in tx.all("updates_store", bot_id=self.bot_id,
+                                      updates=json.dumps([bare])):
+                        tx.run("update_handled", update_id=row["update_id"])
         return rows
 
     def _dispatch(self, update_id: int, chat_id: int | None) -> None:

@@ -7,8 +7,13 @@ user waiting on a spinner should not wait behind a backlog).
 Results are sent by URL first. When Telegram cannot fetch the URL or finds it too big
 (photos > 5 MB, other files > 20 MB by URL), the file is downloaded here (≤ 50 MB, streamed)
 and uploaded — photos over Telegram's 10 MB upload limit as documents; when that fails too,
-the result goes out as a text link. Errors are raised as PTB's own exceptions; the caller
-decides with :func:`classify`. Nothing here touches the database.
+the result goes out as a text link. Media sends wait ``media_read_timeout`` for Telegram's
+answer (fetching a big file takes it a while), so a timeout is rare; a part whose send timed
+out after the whole request went out (:func:`maybe_sent`) is most likely in the chat: it is
+recorded in ``Item.maybe_sent`` and never sent again. When delivery gives up on the rest of a
+result that already partly reached the chat, ``Item.as_links`` sends the remaining parts as
+links in one message. Errors are raised as PTB's own exceptions; the caller decides with
+:func:`classify`. Nothing here touches the database.
 """
 
 from __future__ import annotations
@@ -17,13 +22,11 @@ import asyncio
 import enum
 import logging
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-import requests
+import httpx
 import telegram
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice
 from telegram.error import (
@@ -33,8 +36,10 @@ from telegram.error import (
     Forbidden,
     InvalidToken,
     RetryAfter,
+    TimedOut,
 )
 
+from gateways.telegram.download import DownloadFailed, download, file_name
 from gateways.telegram.pacer import SendGate
 from trt_actors import retry_after_seconds, texts
 
@@ -66,13 +71,29 @@ class Item:
     progress: dict[int, list[int]] = field(default_factory=dict)
     """Result units already sent (unit index -> message ids), kept across in-memory retries."""
     lang: str = "en"
+    maybe_sent: list[str] = field(default_factory=list)
+    """URLs of result parts whose send timed out after Telegram had the request."""
+    as_links: bool = False
+    """Delivery gave up sending the rest of a partly delivered result as media: links now."""
+    spent: int = 0
+    """Attempts used before ``as_links`` (the links message gets a retry budget of its own)."""
 
     @property
     def counted(self) -> bool:
         return self.kind not in ANSWER_KINDS
 
+    @property
+    def reached(self) -> bool:
+        """Some part of this result reached the chat (or most likely did)."""
+        return self.kind in RESULT_KINDS and bool(self.progress)
+
+    def sent_ids(self) -> list[int]:
+        return [mid for index in sorted(self.progress) for mid in self.progress[index]]
+
 
 ANSWER_KINDS = frozenset({"answer_callback", "answer_precheckout"})
+RESULT_KINDS = frozenset({"result", "resend"})
+"""A job's media: ``result`` settles the job; ``resend`` is a copy the user asked for."""
 
 
 class Verdict(enum.Enum):
@@ -96,6 +117,14 @@ def classify(exc: BaseException) -> Verdict:
     if isinstance(exc, BadRequest | ChatMigrated | EndPointNotFound):
         return Verdict.REJECTED
     return Verdict.RETRY  # TimedOut, NetworkError (5xx), and anything unexpected
+
+
+def maybe_sent(exc: BaseException) -> bool:
+    """The whole request went out and no answer came back in time: Telegram may well have
+    acted on it. Only a read timeout says so. A connect, pool or write timeout never got a
+    whole request to Telegram, and a dropped connection is far more often an idle keep-alive
+    connection closed under the request than a lost answer: those are sent again."""
+    return isinstance(exc, TimedOut) and isinstance(exc.__cause__, httpx.ReadTimeout)
 
 
 def flood_wait(exc: RetryAfter) -> float:
@@ -138,33 +167,6 @@ def redact_library_logs(redact: Redactor) -> None:
         logger.addFilter(_RedactFilter(redact))
 
 
-class DownloadFailed(Exception):
-    """The result file could not be downloaded for an upload."""
-
-
-def download(url: str, *, limit: int, timeout: float) -> bytes:
-    """GET ``url`` streamed, refusing more than ``limit`` bytes or ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    try:
-        with requests.get(url, stream=True, timeout=(5.0, min(timeout, 30.0))) as response:
-            response.raise_for_status()
-            declared = response.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > limit:
-                raise DownloadFailed(f"{int(declared)} bytes is over the {limit} byte limit")
-            body = bytearray()
-            for chunk in response.iter_content(256 * 1024):
-                body += chunk
-                if len(body) > limit:
-                    raise DownloadFailed(f"over the {limit} byte limit")
-                if time.monotonic() > deadline:
-                    raise DownloadFailed(f"took longer than {timeout:.0f} s")
-    except requests.RequestException as exc:
-        raise DownloadFailed(type(exc).__name__) from exc
-    if not body:
-        raise DownloadFailed("empty file")
-    return bytes(body)
-
-
 def keyboard(rows: Sequence[Sequence[dict[str, Any]]] | None) -> InlineKeyboardMarkup | None:
     """``[[{"label", "data"|"url"}]]`` -> an inline keyboard (None when empty)."""
     if not rows:
@@ -173,10 +175,6 @@ def keyboard(rows: Sequence[Sequence[dict[str, Any]]] | None) -> InlineKeyboardM
         [InlineKeyboardButton(b["label"], url=b["url"]) if b.get("url")
          else InlineKeyboardButton(b["label"], callback_data=b["data"]) for b in row]
         for row in rows if row])
-
-
-def _file_name(url: str, fallback: str) -> str:
-    return unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or fallback
 
 
 _SENDERS = {"image": "photo", "video": "video", "audio": "audio"}
@@ -188,9 +186,10 @@ class TelegramSender:
     """The calls for each outbox kind, paced by ``gate``; raises PTB exceptions."""
 
     def __init__(self, bot: telegram.Bot, gate: SendGate, *, download_limit: int = 50 * MB,
-                 download_timeout: float = 60.0) -> None:
+                 download_timeout: float = 60.0, media_read_timeout: float = 60.0) -> None:
         self.bot, self.gate = bot, gate
         self.download_limit, self.download_timeout = download_limit, download_timeout
+        self.media_read_timeout = media_read_timeout
 
     # --- messages ------------------------------------------------------------------------------
 
@@ -269,15 +268,36 @@ class TelegramSender:
             units = [[u] for u in urls]
         if not units:
             return await self.send_text(item, caption or "—")
+        if item.as_links:
+            await self._links(item, units, caption)
         for index, unit in enumerate(units):
             if index in item.progress:
                 continue
             text = caption if index == 0 else None
-            if len(unit) == 1:
-                item.progress[index] = await self._single(item, media, unit[0], text)
-            else:
-                item.progress[index] = await self._group(item, media, unit, text)
-        return [mid for index in sorted(item.progress) for mid in item.progress[index]]
+            try:
+                if len(unit) == 1:
+                    item.progress[index] = await self._single(item, media, unit[0], text)
+                else:
+                    item.progress[index] = await self._group(item, media, unit, text)
+            except TimedOut as exc:
+                if not maybe_sent(exc):
+                    raise
+                # Most likely in the chat: never sent again unasked (the user gets a button).
+                item.progress[index] = []
+                item.maybe_sent.extend(unit)
+        return item.sent_ids()
+
+    async def _links(self, item: Item, units: list[list[str]], caption: str | None) -> None:
+        """The parts not sent yet, as links in one message."""
+        left = [i for i in range(len(units)) if i not in item.progress]
+        if not left:
+            return
+        text = texts.result_links(item.lang, [u for i in left for u in units[i]])
+        if 0 in left and caption:
+            text = f"{caption}\n{text}"
+        ids = await self.send_text(item, text)
+        for i in left:
+            item.progress[i] = ids if i == left[0] else []
 
     async def _group(self, item: Item, media: str, urls: list[str],
                      caption: str | None) -> list[int]:
@@ -285,7 +305,8 @@ class TelegramSender:
         group = [make(url, caption=caption if i == 0 else None) for i, url in enumerate(urls)]
         try:
             async with self.gate.slot(item.chat_id, len(group), item.id):
-                messages = await self.bot.send_media_group(item.chat_id, group)
+                messages = await self.bot.send_media_group(
+                    item.chat_id, group, read_timeout=self.media_read_timeout)
             return [m.message_id for m in messages]
         except BadRequest as exc:
             if classify(exc) is not Verdict.REJECTED:
@@ -313,7 +334,7 @@ class TelegramSender:
                 upload_as = "document" if media == "photo" and len(data) > PHOTO_UPLOAD_LIMIT \
                     else media
                 try:
-                    file = telegram.InputFile(data, filename=_file_name(url, f"result.{media}"))
+                    file = telegram.InputFile(data, filename=file_name(url, f"result.{media}"))
                     return [await self._send_media(item, upload_as, file, caption)]
                 except BadRequest as exc:
                     if classify(exc) is not Verdict.REJECTED:
@@ -324,7 +345,8 @@ class TelegramSender:
     async def _send_media(self, item: Item, media: str, what: Any, caption: str | None) -> int:
         send = getattr(self.bot, f"send_{media}")
         async with self.gate.slot(item.chat_id, 1, item.id):
-            message = await send(item.chat_id, what, caption=caption)
+            message = await send(item.chat_id, what, caption=caption,
+                                 read_timeout=self.media_read_timeout)
         return int(message.message_id)
 
     async def send(self, item: Item, status_target: int | None = None) -> list[int]:
@@ -334,7 +356,7 @@ class TelegramSender:
                 return await self.text(item)
             case "status_edit":
                 return await self.status_edit(item, status_target)
-            case "result":
+            case "result" | "resend":
                 return await self.result(item)
             case "invoice":
                 return await self.invoice(item)

@@ -27,6 +27,9 @@ from psycopg.rows import dict_row
 from sandbox.kie_emulator import KieEmulator
 from sandbox.telegram_emulator import TelegramEmulator
 from tests.acceptance.harness import KIE_KEY, TOKEN, NodeProcess
+from tests.chaos import flood
+from tests.chaos.flood import FloodResult
+from tests.support.kie_harness import SourceAddressAdapter
 from tests.support.waiting import wait_until
 from trt_actors.infra.embedded_pg import EmbeddedPostgres
 
@@ -61,7 +64,13 @@ class Profile:
     kie_faults: dict[str, Any] | None = None
     telegram_faults: tuple[dict[str, Any], ...] = ()
     blocked_users: int = 0
+    cancel_every: int = 4
+    """Every n-th user sends /cancel right after pressing confirm (a race with the job
+    actor's submit, won by one or the other); 0: nobody cancels."""
     forge: bool = True
+    flood: int = 0
+    """Abusive callbacks flooded at the gateway while users order (``tests.chaos.flood``):
+    this many orphans for unknown jobs and half as many forgeries; 0: no flood."""
     kie_duration: float = 1.0
     workers: int = 8
     settle_timeout: float = 120.0
@@ -86,6 +95,7 @@ class Outcome:
     crashes: int = 0
     pg_outages: int = 0
     forged: list[dict[str, Any]] = field(default_factory=list)
+    flood: FloodResult | None = None
     blocked: list[int] = field(default_factory=list)
     balances_shown: dict[int, int | None] = field(default_factory=dict)
     status: dict[str, Any] = field(default_factory=dict)
@@ -169,7 +179,7 @@ class ChaosRun:
             for fault in p.telegram_faults:
                 telegram.add_fault(**fault)
             node = ChaosNode(self.database, kie, telegram, self.tmp / "node.log",
-                             TRT_LOG_LEVEL="INFO")
+                             TRT_LOG_LEVEL="INFO", **(flood.ENV if p.flood else {}))
             users = [FIRST_USER + i for i in range(p.users)]
             out = Outcome(p, self.database, kie, telegram, users)
             node.start()
@@ -205,9 +215,10 @@ class ChaosRun:
             for round_ in range(p.jobs_per_user):
                 n = (user - FIRST_USER) * p.jobs_per_user + round_
                 model, args = COMMANDS[n % len(COMMANDS)]
+                cancel = p.cancel_every > 0 and (user - FIRST_USER) % p.cancel_every == 1
                 try:
                     self._confirm(node, telegram, user, f"/gen {model} {args.format(n=n)}",
-                                  round_)
+                                  round_, cancel=cancel)
                 except AssertionError as exc:
                     with self.lock:
                         self.errors.append(f"user {user}: {exc}")
@@ -218,6 +229,8 @@ class ChaosRun:
         pool = ThreadPoolExecutor(p.workers, thread_name_prefix="chaos-user")
         futures = [pool.submit(user_flow, u) for u in users]
         pool.shutdown(wait=False)
+        flooding = flood.Flood(node.callback_port, self.database, p.flood, FORGED_HOST,
+                               p.seed).start() if p.flood else None
         # Spread the chaos over the busy part of the run: while users confirm and jobs run.
         expected = max(8.0, p.jobs / 4.0)
         moments = sorted(self.rng.uniform(1.0, expected) for _ in range(p.kills + p.pg_outages))
@@ -238,12 +251,14 @@ class ChaosRun:
                 out.pg_outages += 1
         for future in futures:
             future.result()
+        if flooding is not None:
+            out.flood = flooding.join()
         if p.forge:
             out.forged += self._forge(node)
         done.set()
 
     def _confirm(self, node: ChaosNode, telegram: TelegramEmulator, user: int,
-                 command: str, round_: int) -> None:
+                 command: str, round_: int, *, cancel: bool = False) -> None:
         before = len(telegram.messages(user))
         telegram.send_text(user, command)
 
@@ -259,6 +274,8 @@ class ChaosRun:
         telegram.press_button(user, screen["message_id"], first["callback_data"])
         with self.lock:
             self.pressed += 1
+        if cancel:  # changed their mind at once: often in the same getUpdates batch
+            telegram.send_text(user, "/cancel")
         # A person waits for "accepted" before the next order: the job row is the fact.
         wait_for(lambda: self._jobs_of(user) > round_, 90, f"the job of {command!r}")
 
@@ -295,12 +312,16 @@ class ChaosRun:
         attempts.append(("no_token", base, None,
                          jobs[0]["task"] if jobs and jobs[0]["task"] else "x"))
         forged = []
-        for kind, url, job_id, task in attempts:
+        for i, (kind, url, job_id, task) in enumerate(attempts):
             body = {"code": 200, "msg": "success", "data": {
                 "taskId": task, "state": "success", "model": "google/nano-banana",
                 "resultJson": f'{{"resultUrls": ["https://{FORGED_HOST}/{job_id}.png"]}}'}}
             try:
-                status: int | None = requests.post(url, json=body, timeout=5).status_code
+                # Each from an address of its own (not the emulator's 127.0.0.1): none comes
+                # near the per-source limit, so every one is authenticated and refused.
+                with requests.Session() as session:
+                    session.mount("http://", SourceAddressAdapter(f"127.0.1.{i % 250 + 1}"))
+                    status: int | None = session.post(url, json=body, timeout=5).status_code
             except requests.RequestException:
                 status = None  # the node was down (a kill): nothing could have changed
             forged.append({"kind": kind, "job_id": job_id, "status": status})

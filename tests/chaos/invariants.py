@@ -13,7 +13,15 @@ invariant in words (the test asserts there is none). Invariants:
 4. no callback lost: every callback KIE got a 2xx for is in the inbox, and no orphan that its
    job could claim is left parked;
 5. no job moved by a forged callback: forged ones were refused, no forged URL in any job or
-   chat, and 'callback' events only for jobs that received an authentic callback.
+   chat, and 'callback' events only for jobs that received an authentic callback;
+6. no cancelled job has a KIE task created after its cancel (neither one the node recorded
+   nor one the emulator made for the job's callback URL): a cancel never beats a createTask
+   that has begun, so the operator never pays KIE for a result nobody gets;
+7. stored callback bytes stay under the cap under a flood: parked callbacks never exceeded
+   the orphan cap in rows or bytes (sampled during the flood, and at the end), a rejected or
+   expired callback keeps at most 1 KB of its body, so all the flood stored is within the cap
+   plus 1 KB a record; the forger was refused (429) once over the limit and nothing of a
+   refused callback was stored; no callback of KIE's was refused.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.acceptance.harness import KIE_KEY, TOKEN
+from tests.chaos import flood
 from tests.chaos.harness import FORGED_HOST, Outcome
 from trt_actors.catalog.model import load_catalog
 
@@ -51,6 +60,8 @@ class Report:
     kie_faults: dict[str, int] = field(default_factory=dict)
     telegram_429: int = 0
     forged: dict[str, int] = field(default_factory=dict)
+    cancelled: int = 0
+    flood: dict[str, Any] = field(default_factory=dict)
     actor_failures: dict[str, int] = field(default_factory=dict)
     slowest_job_s: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
@@ -75,6 +86,8 @@ def check(out: Outcome) -> Report:
     _ledger(out, jobs, r)
     _callbacks(out, r)
     _forgeries(out, jobs, r)
+    _cancels(out, r)
+    _flood(out, r)
     chats = out.status.get("actors", {}).get("chats", {})
     jobs_actors = out.status.get("actors", {}).get("jobs", {})
     r.actor_failures = {"chats": chats.get("failures", -1), "jobs": jobs_actors.get("failures", -1)}
@@ -185,6 +198,66 @@ def _callbacks(out: Outcome, r: Report) -> None:
         "                                 WHERE t.task_id = c.task_id)))")
     if claimable:
         r.violations.append(f"{len(claimable)} parked callbacks whose job exists")
+
+
+def _cancels(out: Outcome, r: Report) -> None:
+    cancelled_at = {row["job_id"]: float(row["at"]) for row in out.query(
+        "SELECT e.job_id, extract(epoch FROM e.at) AS at FROM job_events e "
+        "JOIN jobs j ON j.id = e.job_id "
+        "WHERE e.to_state = 'failed' AND e.cause = 'user' AND j.failure = 'cancelled'")}
+    r.cancelled = len(cancelled_at)
+    created: list[tuple[int, str, float]] = [
+        (row["job_id"], row["task_id"], float(row["at"])) for row in out.query(
+            "SELECT job_id, task_id, extract(epoch FROM created_at) AS at FROM kie_tasks")]
+    for task in out.kie_stats["tasks"]:
+        url = str(task.get("callback_url") or "")
+        if "/kie/callback/" in url:  # <base>/kie/callback/<job id>.<secret>
+            job_id = url.rsplit("/", 1)[-1].split(".", 1)[0]
+            if job_id.isdigit():
+                created.append((int(job_id), str(task["task_id"]), float(task["created_at"])))
+    late = sorted({(job_id, task_id) for job_id, task_id, at in created
+                   if job_id in cancelled_at and at >= cancelled_at[job_id]})
+    if late:
+        r.violations.append(f"KIE tasks created after their job was cancelled: {late[:5]}")
+
+
+def _flood(out: Outcome, r: Report) -> None:
+    if any(c["status"] == 429 for c in out.kie_stats["callbacks"]):
+        r.violations.append("a callback of KIE's was refused (429)")
+    f = out.flood
+    if f is None:
+        return
+    answers = Counter(f"{s['kind']}:{s['status']}" for s in f.sent)
+    rows = out.query(
+        "SELECT source, status::text AS status, octet_length(body) AS kept FROM callback_inbox "
+        f"WHERE source IN ('{flood.FORGER}', '{flood.STRANGER}')")
+    stored = sum(row["kept"] for row in rows)
+    r.flood = {"answers": dict(answers), "peak_rows": f.peak_rows, "peak_bytes": f.peak_bytes,
+               "stored_bytes": stored, "seconds": round(f.seconds, 1)}
+    end = out.query("SELECT count(*) AS n, COALESCE(sum(octet_length(body)), 0) AS bytes "
+                    "FROM callback_inbox WHERE status = 'parked'")[0]
+    for when, n, size in (("during", f.peak_rows, f.peak_bytes),
+                          ("after", end["n"], end["bytes"])):
+        if n > flood.ORPHAN_MAX_ROWS or size > flood.ORPHAN_MAX_BYTES:
+            r.violations.append(f"parked callbacks {when} the flood: {n} rows, {size} bytes "
+                                f"over the cap {flood.ORPHAN_MAX_ROWS} / {flood.ORPHAN_MAX_BYTES}")
+    big = out.query("SELECT count(*) AS n FROM callback_inbox "
+                    "WHERE status IN ('rejected', 'expired') AND octet_length(body) > 1024")
+    if big[0]["n"]:
+        r.violations.append(f"{big[0]['n']} rejected or expired callbacks keep over 1 KB")
+    records = sum(row["status"] != "parked" for row in rows)
+    if stored > flood.ORPHAN_MAX_BYTES + 1024 * records:
+        r.violations.append(f"the flood stored {stored} bytes")
+    forged = [s["status"] for s in f.sent if s["kind"] == "forged" and s["status"] is not None]
+    heard = forged.count(403)
+    # Up to CONCURRENCY - 1 more may be in flight when the limit is reached.
+    if not flood.FORGED_LIMIT <= heard < flood.FORGED_LIMIT + flood.CONCURRENCY \
+            or heard + forged.count(429) != len(forged):
+        r.violations.append(f"the forger's answers: {Counter(forged)}")
+    if sum(row["source"] == flood.FORGER for row in rows) != heard:
+        r.violations.append("a refused (429) forgery was stored")
+    if any(s["status"] != 200 for s in f.sent if s["kind"] == "orphan"):
+        r.violations.append(f"orphans answered other than 200: {answers}")
 
 
 def _forgeries(out: Outcome, jobs: list[dict[str, Any]], r: Report) -> None:

@@ -63,8 +63,8 @@ def test_kill9_at_random_moments(database: str, tmp_path: Path, full: bool) -> N
 
 
 def test_callback_chaos(database: str, tmp_path: Path, full: bool) -> None:
-    run_profile(Profile("callbacks", users=SMALL_USERS, kie_faults=CALLBACK_CHAOS, seed=12),
-                database, tmp_path)
+    run_profile(Profile("callbacks", users=SMALL_USERS, kie_faults=CALLBACK_CHAOS,
+                        flood=1000 if full else 120, seed=12), database, tmp_path)
 
 
 def test_kie_faults(database: str, tmp_path: Path, full: bool) -> None:

@@ -23,6 +23,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gateways.kie.abuse import AbusePolicy
 from gateways.kie.callback_app import Callbacks
 from trt_actors.actors.job import JobDeps, SubmitPolicy, job_router
 from trt_actors.actors.router import Router
@@ -97,8 +98,11 @@ def target(store: Store) -> Iterator[Target]:
             jobs.move(tx, job.id, JobState.SUBMITTED, Cause.SUBMIT, detail=f"task {task}")
         made.append(job)
         tasks.append(task)
-    refs = [Callbacks.start(store, router, "127.0.0.1", 0),
-            Callbacks.start(store, router, "127.0.0.1", 0, HMAC_KEY)]
+    # Every request here is a forgery from 127.0.0.1: with the default limit the source would
+    # be refused (429) after 20 and the rest would never reach the parser or the database.
+    hear_all = AbusePolicy(forged_limit=1_000_000_000)
+    refs = [Callbacks.start(store, router, "127.0.0.1", 0, abuse=hear_all),
+            Callbacks.start(store, router, "127.0.0.1", 0, HMAC_KEY, abuse=hear_all)]
     urls = {"plain": str(refs[0].ask(GetUrl())), "hmac": str(refs[1].ask(GetUrl()))}
     with requests.Session() as session:
         yield Target(urls, refs, router, store, made, tasks, session)
@@ -205,6 +209,7 @@ def test_no_forged_or_garbled_callback_moves_a_job_or_breaks_the_gateway(
         answer = target.session.post(url, data=body, headers=headers, timeout=30)
         answers[answer.status_code] = answers.get(answer.status_code, 0) + 1
         assert answer.status_code < 500, (answer.status_code, answer.text[:200])
+        assert answer.status_code != 429, "the source was refused under a limit it cannot reach"
 
     one_request()
     print(f"FUZZ gateway: {sum(answers.values())} requests, answers {answers}")

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import psycopg
 import pytest
+import requests
 
 from gateways.kie.callback_app import Callbacks
 from sandbox.kie_emulator import KieEmulator
@@ -106,9 +107,9 @@ def test_all_fine_passes_strict_and_parks_its_probe(
 ) -> None:
     code, rows, output = check(capsys, "--strict", table=True)
     assert code == 0, output
-    assert [r["status"] for r in rows.values()] == ["ok"] * 8, output
+    assert [r["status"] for r in rows.values()] == ["ok"] * 9, output
     assert list(rows) == ["configuration", "database", "migrations", "catalog", "KIE API",
-                          "KIE credits", "Telegram", "callback URL"]
+                          "KIE credits", "Telegram", "Telegram webhook", "callback URL"]
     assert "@" in rows["Telegram"]["detail"]
     assert "✓ callback URL" in output and "FAILED" not in output
     assert_no_secret(output)
@@ -143,17 +144,19 @@ BROKEN = {
     "KIE key wrong": ("KIE API", "rejected the API key"),
     "KIE credits low": ("KIE credits", "below the threshold"),
     "Telegram token wrong": ("Telegram", "rejected TRT_TELEGRAM_TOKEN"),
+    "Telegram webhook set": ("Telegram webhook", "will delete it at start"),
     "callback URL unreachable": ("callback URL", "nothing answers"),
     "callback URL not this gateway": ("callback URL", "answered HTTP 404"),
     "HMAC key differs": ("callback URL", "TRT_KIE_HMAC_KEY differs"),
 }
-WARNINGS = {"migrations pending", "KIE credits low"}
+WARNINGS = {"migrations pending", "KIE credits low", "Telegram webhook set"}
 
 
 @pytest.mark.parametrize("broken", list(BROKEN))
 def test_strict_fails_on_each_broken_precondition(
     broken: str, env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     postgres: Postgres, kie: KieEmulator, tmp_path: Path, request: pytest.FixtureRequest,
+    telegram: TelegramEmulator,
 ) -> None:
     match broken:
         case "bad setting":
@@ -171,6 +174,10 @@ def test_strict_fails_on_each_broken_precondition(
             kie.configure(credits=5)
         case "Telegram token wrong":
             env.setenv("TRT_TELEGRAM_TOKEN", "777002:another-telegram-token-xyz")
+        case "Telegram webhook set":  # left by a webhook deployment, the token in its path
+            requests.post(f"{telegram.url}/bot{TOKEN}/setWebhook", timeout=10,
+                          json={"url": f"https://old.example/{TOKEN}?pass=webhook-pass-123"}
+                          ).raise_for_status()
         case "callback URL unreachable":
             env.setenv("TRT_PUBLIC_CALLBACK_URL", f"http://127.0.0.1:{closed_port()}")
         case "callback URL not this gateway":
@@ -178,15 +185,17 @@ def test_strict_fails_on_each_broken_precondition(
         case "HMAC key differs":
             env.setenv("TRT_KIE_HMAC_KEY", "a-different-hmac-key-111")
     row, words = BROKEN[broken]
-    code, rows, output = check(capsys, "--strict", table=broken.startswith("KIE"))
+    code, rows, output = check(capsys, "--strict",
+                               table=broken.startswith(("KIE", "Telegram webhook")))
     assert code == 1, output
     assert not rows[row]["ok"] and words in rows[row]["detail"], output
     if broken != "bad setting":  # one broken precondition: every independent row still passes
         unrelated = {n: r for n, r in rows.items() if n != row and r["status"] != "skipped"}
         assert all(r["ok"] for r in unrelated.values()), output
-    if broken.startswith("KIE"):
+    if broken.startswith(("KIE", "Telegram webhook")):
         assert f"{'!' if broken in WARNINGS else '✗'} {row}" in output
     assert_no_secret(output)
+    assert "webhook-pass-123" not in output
     lenient, _, _ = check(capsys)
     assert lenient == (0 if broken in WARNINGS else 1), "only warnings pass without --strict"
 

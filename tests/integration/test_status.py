@@ -95,6 +95,16 @@ def test_status_and_metrics_are_true_to_the_database(
         assert status["orphans"]["claimed"]["count"] == status["orphans"]["expired"]["count"] == 0
         assert status["orphans"]["oldest_parked_age_s"] >= 0
         assert status["depths"] == {"callback_inbox": 0, "telegram_inbox": 0, "outbox": 0}
+        # Each table's size; rows are PostgreSQL's estimate (≈), exact once a small table
+        # has been analysed.
+        with store.transaction() as tx:
+            tx.raw("ANALYZE jobs")
+        tables = get(f"{base}/status").json()["tables"]
+        assert {"jobs", "ledger", "users", "job_events", "telegram_updates", "outbox",
+                "callback_inbox", "job_counts"} <= set(tables)
+        assert tables["jobs"]["rows"] == 3 and tables["jobs"]["bytes"] > 0
+        assert all(t["bytes"] >= 0 for t in tables.values())
+        assert 'data-fact="table.jobs.rows">≈ 3</td>' in get(f"{base}/").text
         assert status["delivery"]["outbox"]["pending"] == 0
         assert status["poller"]["limit_per_s"] == 10
         assert status["kie_rate_headroom"]["status"]["limit"] == 10

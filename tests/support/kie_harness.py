@@ -25,6 +25,7 @@ from typing import Any, cast
 import pykka
 import pytest
 import requests
+import requests.adapters
 
 from gateways.kie.callback_app import Callbacks
 from gateways.kie.callbacks import parse_callback
@@ -98,6 +99,8 @@ class HarnessOptions:
     """Extra ``KieClient`` keyword arguments (limits, timeouts)."""
     policy: dict[str, Any] = field(default_factory=dict)
     """Extra ``SubmitPolicy`` fields."""
+    gateway: dict[str, Any] = field(default_factory=dict)
+    """Extra ``Callbacks`` keyword arguments (``abuse``, ``orphan_cap``)."""
 
 
 class Pipelines:
@@ -153,7 +156,7 @@ class KieHarness:
         self.ticker = Ticker()
         late = _LateRouter()
         self.gateway = Callbacks.start(store, cast(Router, late), "127.0.0.1", 0,
-                                             hmac_key=options.hmac_key)
+                                       hmac_key=options.hmac_key, **options.gateway)
         self.gateway_url = str(self.gateway.ask(GetUrl()))
         policy = SubmitPolicy(
             callback_base_url=self.gateway_url if options.callbacks else None,
@@ -181,7 +184,7 @@ class KieHarness:
             return parse_callback(body).report
 
         ref = Janitor.start(self.store, self.jobs, parse, self.ticker, policy,
-                            submit_budget=self.client.create_budget)
+                            submit_budget=self.client.create_budget, alerts=self.alerts)
         self._actors.append(ref)
         return ref
 
@@ -267,7 +270,25 @@ class KieHarness:
     # --- HTTP to the gateway ------------------------------------------------------------------
 
     def post_callback(self, token: str | None, body: bytes,
-                      headers: dict[str, str] | None = None) -> requests.Response:
+                      headers: dict[str, str] | None = None, *,
+                      source: str | None = None) -> requests.Response:
+        """POST a callback; ``source`` is the loopback address to send from (127.0.0.2 is
+        another sender than the emulator's 127.0.0.1)."""
         path = "/kie/callback" + (f"/{token}" if token is not None else "")
-        return requests.post(self.gateway_url + path, data=body, timeout=10,
-                             headers={"Content-Type": "application/json", **(headers or {})})
+        with requests.Session() as session:
+            if source is not None:
+                session.mount("http://", SourceAddressAdapter(source))
+            return session.post(self.gateway_url + path, data=body, timeout=10,
+                                headers={"Content-Type": "application/json", **(headers or {})})
+
+
+class SourceAddressAdapter(requests.adapters.HTTPAdapter):
+    """Connects from a given local address (any of 127.0.0.0/8 is loopback on Linux)."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)

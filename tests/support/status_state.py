@@ -7,6 +7,7 @@ reach (next check and deadline an hour away) so the counts stay put while the no
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from trt_actors.domain import jobs, ledger
@@ -47,7 +48,8 @@ def seed(store: Store) -> KnownState:
                "deadline_at = now() + interval '1 hour'")
         tx.one("inbox_insert", token=None, task_id="status-test-orphan-task",
                dedup_key="status-test-orphan", body=b'{"code": 200}', headers="{}",
-               status=None, job_id=None, reason=None)
+               status=None, job_id=None, reason=None, body_size=13,
+               body_sha256=hashlib.sha256(b'{"code": 200}').hexdigest(), source="127.0.0.1")
     by_state = {s.value: 0 for s in JobState}
     by_state.update(created=2, failed=1)
     return KnownState(

@@ -244,8 +244,15 @@ def test_free_daily_limit_is_explained() -> None:
     chat = Chat(FakeContext(free_limit=0))
     walk_z_image(chat)
     chat.press("Confirm")
-    assert "free generations for today" in chat.text()
+    assert "Free generations are switched off" in chat.text()  # a limit of 0: none at all
     assert chat.ctx.jobs == []
+    chat = Chat(FakeContext(free_limit=1))
+    walk_z_image(chat)
+    chat.press("Confirm")
+    walk_z_image(chat)
+    chat.press("Confirm")
+    assert "used all 1 free generations for today" in chat.text()
+    assert len(chat.ctx.jobs) == 1
 
 
 def test_text_on_a_button_screen_repeats_the_screen() -> None:

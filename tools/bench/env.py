@@ -320,27 +320,60 @@ def load_note() -> str:
 
 class CpuSplit:
     """CPU time used between ``start`` and ``note``, by who: the node, this process (the
-    emulators and the load generator), and PostgreSQL's processes."""
+    emulators and the load generator), and PostgreSQL's processes.
+
+    PostgreSQL's are the bench server's postmaster and its children (found through the
+    socket directory in the node's ``DATABASE_URL``, which is the embedded server's data
+    directory), each counted from its own earlier reading: a total over every ``postgres``
+    process on the machine counted other servers and went negative when a backend exited.
+    A backend that exits within the window is missed (an undercount, never negative)."""
 
     def __init__(self, node: NodeProc) -> None:
         self.node = node
+        self._postmaster = _postmaster(node.env["DATABASE_URL"])
         self._before = self._now()
         self._started = time.monotonic()
 
-    def _now(self) -> tuple[float, float, float]:
+    def _pg(self) -> dict[int, float]:
+        if self._postmaster is not None:
+            try:
+                procs = [self._postmaster, *self._postmaster.children()]
+            except psutil.Error:
+                procs = []
+        else:
+            procs = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+        times: dict[int, float] = {}
+        for proc in procs:
+            try:
+                cpu = proc.cpu_times()
+            except psutil.Error:  # exited meanwhile
+                continue
+            times[proc.pid] = cpu.user + cpu.system
+        return times
+
+    def _now(self) -> tuple[float, float, dict[int, float]]:
         mine = psutil.Process().cpu_times()
-        pg = 0.0
-        for proc in psutil.process_iter(["name", "cpu_times"]):
-            if proc.info["name"] == "postgres" and proc.info["cpu_times"] is not None:
-                pg += proc.info["cpu_times"].user + proc.info["cpu_times"].system
-        return self.node.cpu_seconds(), mine.user + mine.system, pg
+        return self.node.cpu_seconds(), mine.user + mine.system, self._pg()
 
     def note(self) -> str:
         wall = max(1e-9, time.monotonic() - self._started)
-        node, bench, pg = ((b - a) / wall for a, b in zip(self._before, self._now(),
-                                                          strict=True))
+        (node0, bench0, pg0), (node1, bench1, pg1) = self._before, self._now()
+        node, bench = (node1 - node0) / wall, (bench1 - bench0) / wall
+        pg = sum(max(0.0, t - pg0.get(pid, 0.0)) for pid, t in pg1.items()) / wall
         return (f"CPU in cores: node {node:.2f}, emulators + load {bench:.2f}, PostgreSQL "
                 f"{pg:.2f}, of {os.cpu_count()}")
+
+
+def _postmaster(database_url: str) -> psutil.Process | None:
+    """The postmaster serving ``database_url`` when its socket directory holds its pid file
+    (the embedded server); None otherwise."""
+    host = str(psycopg.conninfo.conninfo_to_dict(database_url).get("host") or "")
+    if not host.startswith("/"):  # a TCP server: no pid file to read
+        return None
+    try:
+        return psutil.Process(int((Path(host) / "postmaster.pid").read_text().split()[0]))
+    except (OSError, ValueError, IndexError, psutil.Error):
+        return None
 
 
 def connect(database_url: str) -> psycopg.Connection[dict[str, Any]]:

@@ -40,8 +40,11 @@ _MOVE = b"""
 UPDATE jobs SET state = %(state)s::job_state, cause = %(cause)s::job_cause
 WHERE id BETWEEN %(lo)s AND %(hi)s"""
 
+# The move to submitted with what a createTask answer records, in one pass over the rows (a
+# second UPDATE of a million rows would cost as much again).
 _SUBMITTED = b"""
-UPDATE jobs SET submit_attempts = 1, submit_outcome = 'created', submitted_at = now()
+UPDATE jobs SET state = 'submitted', cause = 'submit', submit_attempts = 1,
+                submit_outcome = 'created', submitted_at = now()
 WHERE id BETWEEN %(lo)s AND %(hi)s"""
 
 _TASKS = b"""
@@ -108,7 +111,6 @@ def submitted(database_url: str, n: int, *, chats: int, first_chat: int = 200_00
         seeded = _insert(conn, n, chats=chats, first_chat=first_chat, batch="submitted",
                          expected=expected, deadline=deadline, spread=spread, due_in=due_in)
         _to(conn, seeded, "submitting", "submit")
-        _to(conn, seeded, "submitted", "submit")
         conn.execute(_SUBMITTED, {"lo": seeded.lo, "hi": seeded.hi})
         conn.execute(_TASKS, {"lo": seeded.lo, "hi": seeded.hi})
     return seeded
@@ -126,6 +128,85 @@ def results(database_url: str, n: int, *, chats: int, first_chat: int = 300_000)
         conn.execute(_RESULTS, {"lo": seeded.lo, "hi": seeded.hi})
         conn.execute(_OUTBOX, {"lo": seeded.lo, "hi": seeded.hi})
     return seeded
+
+
+# Rows done with, older than a retention of 30 days: their times spread over the 9 days
+# before the cutoff. Sizes like the node's own rows (a text update, a result message, a
+# market callback).
+_OLD = "now() - interval '31 days' - make_interval(secs => mod(g, 777600))"
+
+_OLD_UPDATES = f"""
+INSERT INTO telegram_updates (telegram_update_id, bot_id, chat_id, payload, received_at,
+                              handled_at)
+SELECT g, 777000, c, jsonb_build_object('update_id', g, 'message',
+         jsonb_build_object('message_id', g, 'date', 1700000000, 'text', 'bench message ' || g,
+                            'chat', jsonb_build_object('id', c, 'type', 'private'),
+                            'from', jsonb_build_object('id', c, 'first_name', 'Bench',
+                                                       'language_code', 'en'))),
+       t, t + interval '1 second'
+FROM generate_series(1, %(n)s) AS g,
+     LATERAL (SELECT %(first_chat)s + mod(g, %(chats)s) AS c, {_OLD} AS t) AS x""".encode()
+
+_OLD_OUTBOX = f"""
+INSERT INTO outbox (chat_id, kind, payload, dedup_key, status, attempts, message_ids,
+                    created_at, sent_at)
+SELECT %(first_chat)s + mod(g, %(chats)s), 'result',
+       jsonb_build_object('urls', jsonb_build_array('https://example.invalid/old/' || g || '.png'),
+                          'result_kind', 'image', 'caption', 'bench result ' || g),
+       'old:' || g, 'sent', 1, jsonb_build_array(g), t, t + interval '2 seconds'
+FROM generate_series(1, %(n)s) AS g, LATERAL (SELECT {_OLD} AS t) AS x""".encode()
+
+# Mostly applied; one in ten rejected (forged), one in ten an expired orphan.
+_OLD_CALLBACKS = f"""
+INSERT INTO callback_inbox (token, task_id, dedup_key, body, status, received_at, handled_at)
+SELECT g || '.old-secret', 'old-task-' || g, 'old:' || g,
+       convert_to(json_build_object('code', 200, 'msg', 'Playground task completed successfully.',
+           'data', json_build_object('taskId', 'old-task-' || g, 'model', 'google/nano-banana',
+               'state', 'success', 'param', '{{"prompt": "bench picture"}}',
+               'resultJson', '{{"resultUrls": ["https://example.invalid/old/' || g || '.png"]}}',
+               'failCode', '', 'failMsg', '', 'costTime', 1000,
+               'completeTime', 1700000000000, 'createTime', 1699999999000))::text, 'UTF8'),
+       x.status, t, CASE WHEN x.status = 'rejected' THEN NULL ELSE t + interval '1 second' END
+FROM generate_series(1, %(n)s) AS g,
+     LATERAL (SELECT {_OLD} AS t,
+                     (CASE mod(g, 10) WHEN 0 THEN 'rejected' WHEN 1 THEN 'expired'
+                      ELSE 'applied' END)::inbox_status AS status) AS x""".encode()
+
+_ENDED_LONG_AGO = b"""
+UPDATE jobs SET finished_at = now() - interval '31 days' - make_interval(secs => mod(id, 777600))
+WHERE id BETWEEN %(lo)s AND %(hi)s"""
+
+_OLD_EVENTS = b"""
+UPDATE job_events SET at = j.finished_at - make_interval(secs => 60)
+FROM jobs AS j WHERE j.id = job_events.job_id AND j.id BETWEEN %(lo)s AND %(hi)s"""
+
+
+def purgeable(database_url: str, n: int, *, chats: int = 1000,
+              first_chat: int = 400_000) -> dict[str, int]:
+    """About ``n`` rows a retention of 30 days deletes: events of delivered jobs (0.4 n; the
+    jobs themselves, kept, come with them), handled updates, sent results and settled
+    callbacks (0.2 n each). Returns the rows written, by table."""
+    events_per_job = 6  # created, submitting, submitted, succeeded, delivering, delivered
+    share = {"job_events": n * 2 // 5 // events_per_job * events_per_job,
+             "telegram_updates": n // 5, "outbox": n // 5}
+    share["callback_inbox"] = n - sum(share.values())
+    args = {"first_chat": first_chat, "chats": chats}
+    with connect(database_url) as conn, conn.transaction():
+        seeded = _insert(conn, share["job_events"] // events_per_job, chats=chats,
+                         first_chat=first_chat, batch="ended", expected=20,
+                         deadline=86_400.0, spread=0.0)
+        _to(conn, seeded, "submitting", "submit")
+        conn.execute(_SUBMITTED, {"lo": seeded.lo, "hi": seeded.hi})
+        for state, cause in (("succeeded", "callback"), ("delivering", "delivery"),
+                             ("delivered", "delivery")):
+            _to(conn, seeded, state, cause)
+        span = {"lo": seeded.lo, "hi": seeded.hi}
+        conn.execute(_ENDED_LONG_AGO, span)
+        conn.execute(_OLD_EVENTS, span)
+        conn.execute(_OLD_UPDATES, {**args, "n": share["telegram_updates"]})
+        conn.execute(_OLD_OUTBOX, {**args, "n": share["outbox"]})
+        conn.execute(_OLD_CALLBACKS, {**args, "n": share["callback_inbox"]})
+    return share
 
 
 def tokens(database_url: str, seeded: Seeded) -> list[tuple[int, int, str]]:

@@ -1,5 +1,6 @@
-"""P3 (the node with 100,000 jobs waiting on KIE), P6 (kill -9 with them in flight, then
-restart) and P4 (every callback dropped: polling alone finds the results)."""
+"""P3 (the node with 100,000 and with 1,000,000 jobs waiting on KIE), P6 (kill -9 with
+100,000 in flight, then restart) and P4 (every callback dropped: polling alone finds the
+results)."""
 
 from __future__ import annotations
 
@@ -63,14 +64,21 @@ def _observe(node: NodeProc, n: int, observe_s: float, seeded_s: float) -> list[
         pause.wait(0.25)
     peak_rss, peak_threads = max(rss), max(threads)
     p50, worst = median(status_ms), max(status_ms)
+    # The first request after the start pays for the first reads of the freshly seeded rows
+    # (each job was written three times in bulk: the scans that meet the dead versions first
+    # mark them dead); the node's own jobs arrive over time and never leave such a pile.
+    later = max(status_ms[1:], default=float("nan"))
     note = (f"{in_flight} jobs in flight per /status; {len(status_ms)} /status requests over "
-            f"{observe_s:.0f} s (max {worst:.0f} ms); seeding {n} jobs took {seeded_s:.0f} s")
+            f"{observe_s:.0f} s (max {worst:.0f} ms; the first, right after the start, "
+            f"{status_ms[0]:.0f} ms, the slowest of the others {later:.0f} ms); seeding {n} "
+            f"jobs took {seeded_s:.0f} s")
     return [
         Row("P3", f"RSS with {n:,} jobs waiting (MB, peak)", f"{peak_rss:.0f}", "≤ 250",
             peak_rss <= 250, note),
         Row("P3", f"threads with {n:,} jobs waiting (peak)", f"{peak_threads}", "≤ 64",
             peak_threads <= 64),
-        Row("P3", "/status response time (ms, p50)", f"{p50:.0f}", "< 100", p50 < 100),
+        Row("P3", f"/status response time with {n:,} jobs waiting (ms, p50 / max)",
+            f"{p50:.0f} / {worst:.0f}", "< 100 (p50)", p50 < 100),
     ]
 
 

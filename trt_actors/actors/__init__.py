@@ -5,12 +5,14 @@ arrives and it passivates when idle; their state lives in PostgreSQL.
 """
 
 from trt_actors.actors.chat import ChatActor, ChatDeps, chat_router
+from trt_actors.actors.chat_rules import BOT_USERNAME_KEY
 from trt_actors.actors.janitor import Janitor, JanitorPolicy
 from trt_actors.actors.job import JobActor, JobDeps, SubmitPolicy, job_router
 from trt_actors.actors.router import Router, VirtualActor
 from trt_actors.actors.ticker import Ticker
 
 __all__ = [
+    "BOT_USERNAME_KEY",
     "ChatActor",
     "ChatDeps",
     "Janitor",

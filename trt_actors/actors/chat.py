@@ -5,6 +5,11 @@ the conversation engine decides, and the new state, every reply (as outbox rows)
 it confirmed (with its credit hold and progress message) and the update's "handled" mark
 commit together. A crash before the commit leaves the update unhandled, and it is handled
 again after the restart from the same state; after the commit, nothing is repeated.
+
+An update whose handling fails (its transaction rolled back) is recorded as a failed attempt
+and handed again by the janitor after a backoff, while the node runs; one that fails
+``update_attempts`` times is parked as poison (an operator alert, counted on /status) and
+never handed again, so the chat's later updates go on.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trt_actors.actors.chat_context import DbChatContext
+from trt_actors.actors.chat_rules import handle_outside
 from trt_actors.actors.router import Router, VirtualActor
 from trt_actors.catalog.model import Catalog
 from trt_actors.conversation import engine as conversation
@@ -31,10 +37,18 @@ from trt_actors.conversation.engine import (
 )
 from trt_actors.conversation.job_messages import JobMessages
 from trt_actors.domain import ledger, outbox
+from trt_actors.domain.alerts import Alerts
+from trt_actors.errors import DatabaseUnavailable, StoreError
+from trt_actors.infra.retry import Backoff
 from trt_actors.infra.store import Store, Tx, jsonb
 from trt_actors.messages import SubmitJob, UpdateReceived
 
 log = logging.getLogger("trt.chat")
+
+POISON_UPDATES = "poison_updates"
+"""The alert key of updates parked as poison."""
+UPDATE_RETRY = Backoff(2.0, 300.0, jitter=(0.8, 1.2))
+"""The wait before handling a failed update again: 2, 4, 8, 16 s ... with jitter."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +61,12 @@ class ChatDeps:
     welcome_credits: int
     free_daily_limit: int
     wake_delivery: Callable[[], None]
+    alerts: Alerts | None = None
+    """Where a poison update is raised for the operator (the node's alerts)."""
+    update_retry: Backoff = UPDATE_RETRY
+    """The wait before handling a failed update again (``UPDATE_RETRY`` by default)."""
+    update_attempts: int = 5
+    """Failed handlings after which an update is parked as poison (never tried again)."""
 
 
 def chat_router(deps: ChatDeps, *, max_active: int = 16) -> Router:
@@ -97,6 +117,36 @@ class ChatActor(VirtualActor):
                 log.warning("chat %s: unexpected message %r", self.key, message)
 
     def _update(self, message: UpdateReceived) -> None:
+        try:
+            self._handle_once(message)
+        except Exception as exc:
+            self._failed(message, exc)
+            raise  # logged and counted by the router as the actor's failure
+
+    def _failed(self, message: UpdateReceived, exc: Exception) -> None:
+        """Record a failed handling: due again after the backoff, or parked as poison."""
+        deps = self.deps
+        # The database being down is not the update's fault: it does not count as an attempt
+        # (and if even this write fails, the row is due again a minute after it arrived).
+        counted = not isinstance(exc, DatabaseUnavailable)
+        delays = [deps.update_retry.delay(n) for n in range(1, deps.update_attempts + 1)]
+        error = f"{type(exc).__name__}: {exc}"[:1000]
+        try:
+            row = deps.store.one("update_failed", update_id=message.update_id, error=error,
+                                 counted=counted, delays=delays,
+                                 max_attempts=deps.update_attempts)
+        except StoreError as again:
+            log.warning("update %s: failure not recorded (%s)", message.update_id, again)
+            return
+        if row is None or not row["poison"]:
+            return
+        text = (f"update {message.update_id} of chat {message.chat_id} failed "
+                f"{row['attempts']} times and was parked as poison: {error}")
+        log.error("%s", text)
+        if deps.alerts is not None:
+            deps.alerts.raise_(POISON_UPDATES, text)
+
+    def _handle_once(self, message: UpdateReceived) -> None:
         confirmed: list[int] = []
         with self.deps.store.transaction() as tx:
             row = tx.one("update_get", update_id=message.update_id)
@@ -115,10 +165,15 @@ class ChatActor(VirtualActor):
             self._pre_checkout(tx, chat_id, update_id, query)
             return
         event, user, query_id = event_of(update)
+        # Groups (private chats only) and the "send it again" button: answered here.
+        handled = handle_outside(tx, self.deps, chat_id=chat_id, update_id=update_id,
+                                 update=update, event=event, user=user)
         if query_id is not None:
-            outbox.add(tx, chat_id, "answer_callback", {"callback_query_id": query_id},
-                       dedup_key=f"upd:{update_id}:answer")
-        if event is None or user is None:
+            ack: dict[str, Any] = {"callback_query_id": query_id}
+            if handled is not None and handled.answer:
+                ack["text"] = handled.answer
+            outbox.add(tx, chat_id, "answer_callback", ack, dedup_key=f"upd:{update_id}:answer")
+        if handled is not None or event is None or user is None:
             return
         user_id = int(user["id"])
         language_code = user.get("language_code")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from trt_actors.conversation.engine import ConfirmResult, JobSummary
 from trt_actors.domain import jobs, ledger
 from trt_actors.domain.states import Cause, Failure, JobState
+from trt_actors.errors import CancelTooLate
 from trt_actors.infra.store import Tx
 
 if TYPE_CHECKING:
@@ -58,21 +59,31 @@ class DbChatContext:
         row = self.tx.one("job_cancel_candidate", user_id=self.user_id)
         if row is None:
             return None
+        # Only from `created`, in the guarded UPDATE itself: the job actor may commit
+        # created -> submitting between the read above and this write, and then KIE is being
+        # paid for the task: the hold must stay and the result must come.
         moved = jobs.move(self.tx, row["id"], JobState.FAILED, Cause.USER,
-                          failure=Failure.CANCELLED, detail="cancelled by the user")
-        if moved is None:  # its actor submitted it a moment ago
-            return None
+                          failure=Failure.CANCELLED, detail="cancelled by the user",
+                          only_from=(JobState.CREATED,))
+        if moved is None:
+            now = jobs.load(self.tx, row["id"])  # a new snapshot: what won the race
+            if now is not None and not now.state.terminal:
+                raise CancelTooLate(row["id"])
+            return None  # ended meanwhile (its deadline): nothing left to cancel
         self.deps.job_messages.failed(self.tx, moved, Failure.CANCELLED, None)
         return moved.id
 
     def grant(self, target_user_id: int, amount: int) -> int:
         if not self.is_admin:
             raise PermissionError("grant is for admins only")
-        ledger.ensure_user(self.tx, target_user_id)
-        # One grant per update: the reference makes a replayed update grant nothing.
-        ref = f"grant:update:{self.update_id}"
-        balance = ledger.apply(self.tx, target_user_id, ledger.Entry.GRANT, amount, ref,
-                               note=f"by admin {self.user_id}")
+        # A savepoint: a refused write (raised to the engine, which tells the admin) rolls
+        # back only the grant; the update's reply and its "handled" mark still commit.
+        with self.tx.savepoint():
+            ledger.ensure_user(self.tx, target_user_id)
+            # One grant per update: the reference makes a replayed update grant nothing.
+            ref = f"grant:update:{self.update_id}"
+            balance = ledger.apply(self.tx, target_user_id, ledger.Entry.GRANT, amount, ref,
+                                   note=f"by admin {self.user_id}")
         if balance is None:
             return ledger.balance(self.tx, target_user_id).available
         return balance.available

@@ -58,7 +58,11 @@ class SubmitPolicy:
     """Attempts whose outcome may stay unknown (read timeout, crash mid-call). Past the
     first, each is a deliberate resubmission that may create a second paid task."""
     unknown_grace: float = 20.0
-    """Seconds to wait after an unknown outcome (for a callback to reveal the task)."""
+    """Seconds to wait after an unknown outcome (for a callback to reveal the task), counted
+    from the moment it became unknown (the end of the call), not from its start."""
+    call_timeout: float = 35.0
+    """The longest a createTask call can take (the KIE client's connect + read timeouts,
+    5 + 30 s): while it may be in flight the job is not due for another attempt."""
     retry_base: float = 2.0
     retry_cap: float = 60.0
     first_poll: float = 2.0
@@ -122,7 +126,7 @@ class JobActor(VirtualActor):
                 case CancelJob():
                     if job.state is JobState.CREATED:
                         self._fail_in(tx, job, Failure.CANCELLED, Cause.USER,
-                                      "cancelled by the user")
+                                      "cancelled by the user", only_from=(JobState.CREATED,))
                 case _:
                     log.warning("job %s: unexpected message %r", job.id, message)
 
@@ -187,6 +191,11 @@ class JobActor(VirtualActor):
         if job.state is JobState.SUBMITTING:
             if job.submit_outcome == "created":
                 return None
+            # A SubmitJob queued while the last call hung (or sent right after it) must not
+            # skip the wait for that call's task to show up: it comes back when it is over.
+            wait = self._resubmit_wait(job)
+            if wait > 0 and tx.run("job_postpone", job_id=job.id, check_in=wait):
+                return None
             unknown = job.submit_outcome in ("in_flight", "unknown")
             if unknown and job.submit_unknown + 1 >= policy.max_unknown:
                 self._fail_in(tx, job, Failure.SUBMIT_UNKNOWN, Cause.SUBMIT,
@@ -215,9 +224,26 @@ class JobActor(VirtualActor):
         if job.state is JobState.SUBMITTING:
             tx.run("job_note", job_id=job.id, cause=Cause.SUBMIT.value,
                    detail=f"resubmit: attempt {attempt} after {job.submit_outcome}")
+        # Not due while the call may be in flight, nor during the grace after it: the call's
+        # own outcome sets the next check (job_set_outcome) when it returns.
         began = tx.one("job_begin_attempt", job_id=job.id, detail=f"attempt {attempt}",
-                       check_in=policy.unknown_grace)
+                       check_in=self._in_flight_hold(), unknown_grace=policy.unknown_grace,
+                       in_flight_hold=self._in_flight_hold())
         return (payload, attempt) if began is not None else None
+
+    def _in_flight_hold(self) -> float:
+        """Seconds from the start of a createTask call until another may be made if the call
+        never reported back (the node died during it): the whole call, then the grace."""
+        return self.deps.policy.call_timeout + self.deps.policy.unknown_grace
+
+    def _resubmit_wait(self, job: Job) -> float:
+        """Seconds before another createTask may be made for a job in SUBMITTING (0: now):
+        after an unknown outcome, the grace from the moment it became unknown."""
+        hold = {"unknown": self.deps.policy.unknown_grace,
+                "in_flight": self._in_flight_hold()}.get(job.submit_outcome or "")
+        if hold is None or job.submit_outcome_at is None:
+            return 0.0
+        return (job.submit_outcome_at - datetime.now(UTC)).total_seconds() + hold
 
     def _submitted(self, job: Job, task_id: str, attempt: int) -> None:
         with self.store.transaction() as tx:
@@ -301,8 +327,10 @@ class JobActor(VirtualActor):
         with self.store.transaction() as tx:
             self._fail_in(tx, job, failure, cause, detail)
 
-    def _fail_in(self, tx: Tx, job: Job, failure: Failure, cause: Cause, detail: str) -> None:
-        moved = jobs.move(tx, job.id, JobState.FAILED, cause, failure=failure, detail=detail)
+    def _fail_in(self, tx: Tx, job: Job, failure: Failure, cause: Cause, detail: str, *,
+                 only_from: tuple[JobState, ...] | None = None) -> None:
+        moved = jobs.move(tx, job.id, JobState.FAILED, cause, failure=failure, detail=detail,
+                          only_from=only_from)
         if moved is not None:
             self.deps.job_messages.failed(tx, moved, failure, detail)
             self._queued = True

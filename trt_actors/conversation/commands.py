@@ -13,7 +13,7 @@ from trt_actors.conversation.types import (
     PaymentReceived,
     pack_for_payload,
 )
-from trt_actors.errors import TrtError
+from trt_actors.errors import CancelTooLate, DatabaseUnavailable, TrtError
 
 HISTORY_LIMIT = 10
 _MAX_TEXT = 4000  # Telegram allows 4096 characters per message
@@ -133,7 +133,11 @@ def cancel(s: Session) -> None:
         s.invalidate()
         s.say(s.t("cancel.wizard"))
         return
-    job_id = s.ctx.cancel_pending_job()
+    try:
+        job_id = s.ctx.cancel_pending_job()
+    except CancelTooLate as late:  # its createTask began a moment ago: it will be delivered
+        s.say(s.t("cancel.too_late", job=late.job_id))
+        return
     s.say(s.t("cancel.job", job=job_id) if job_id is not None else s.t("cancel.nothing"))
 
 
@@ -193,11 +197,13 @@ def grant(s: Session, args: str) -> None:
         user_id, amount = int(parts[0]), int(parts[1])
     except (IndexError, ValueError):
         user_id, amount = 0, 0
-    if len(parts) != 2 or amount == 0 or user_id <= 0:
+    if len(parts) != 2 or amount <= 0 or user_id <= 0:  # credits are only ever given
         s.say(s.t("grant.usage"))
         return
     try:
         new_balance = s.ctx.grant(user_id, amount)
+    except DatabaseUnavailable:
+        raise  # not the grant's fault: the update fails and is handled again later
     except TrtError as exc:
         s.say(s.t("grant.failed", error=str(exc)))
         return

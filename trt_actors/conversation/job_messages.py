@@ -1,16 +1,23 @@
 """What a user sees of a job's life, written into the outbox in the transaction of the move
 that caused it (so a crash can never separate the two): the progress message at confirm and
-its edits, the result, the failure with its reason.
+its edits, the result, the failure with its reason; and, when a part of the result was maybe
+sent (its send timed out after Telegram had it), a follow-up whose button re-sends it on
+request: free, at most ``RESEND_CAP`` times per job.
 """
 
 from __future__ import annotations
 
 from trt_actors.catalog.model import Catalog
 from trt_actors.conversation import texts
-from trt_actors.domain.jobs import Job
+from trt_actors.domain.jobs import Job, load
 from trt_actors.domain.outbox import add
-from trt_actors.domain.states import Failure
+from trt_actors.domain.states import Failure, JobState
 from trt_actors.infra.store import Tx
+
+RESEND_CAP = 3
+"""Re-sends of one job's result a user may ask for (free; each is a send in the chat)."""
+RESEND_PREFIX = "resend:"
+"""The follow-up button's callback data: ``resend:<job id>`` (not a menu: it never expires)."""
 
 
 def language_of(tx: Tx, user_id: int) -> str:
@@ -43,14 +50,42 @@ class JobMessages:
             dedup_key=f"job:{job.id}:status:{job.state.value}", job_id=job.id)
 
     def result_ready(self, tx: Tx, job: Job) -> None:
+        add(tx, job.chat_id, "result", self._result_payload(tx, job, list(job.result_urls)),
+            dedup_key=f"job:{job.id}:result", job_id=job.id)
+
+    def _result_payload(self, tx: Tx, job: Job, urls: list[str]) -> dict[str, object]:
         lang = language_of(tx, job.user_id)
         model = self.catalog.models.get(job.model_id)
         title = model.title.get(lang) if model else job.model_id
         kind = model.result_kind.value if model else "document"
-        add(tx, job.chat_id, "result",
-            {"urls": list(job.result_urls), "result_kind": kind,
-             "caption": texts.result_caption(lang, title, job_id=job.id)},
-            dedup_key=f"job:{job.id}:result", job_id=job.id)
+        return {"urls": urls, "result_kind": kind,
+                "caption": texts.result_caption(lang, title, job_id=job.id)}
+
+    def maybe_not_arrived(self, tx: Tx, job: Job) -> None:
+        """After a delivery with parts whose send timed out: the button to get them again."""
+        lang = language_of(tx, job.user_id)
+        add(tx, job.chat_id, "text",
+            {"text": texts.t(lang, "result.maybe_sent", job=job.id),
+             "buttons": [[{"label": texts.t(lang, "result.resend_button"),
+                           "data": f"{RESEND_PREFIX}{job.id}"}]]},
+            dedup_key=f"job:{job.id}:maybe_sent", job_id=job.id)
+
+    def resend(self, tx: Tx, job_id: int, user_id: int) -> str:
+        """The owner pressed "send it again": queue the parts that maybe did not arrive (all
+        of them when none is recorded), free, up to ``RESEND_CAP`` times; the answer to show."""
+        lang = language_of(tx, user_id)
+        job = load(tx, job_id)
+        if job is None or job.user_id != user_id or job.state is not JobState.DELIVERED \
+                or not job.result_urls:
+            return texts.t(lang, "result.resend_unavailable")
+        row = tx.one("result_resends", job_id=job.id) or {}
+        done = int(row.get("resends") or 0)
+        if done >= RESEND_CAP:
+            return texts.t(lang, "result.resend_capped", n=RESEND_CAP)
+        urls = [str(u) for u in row.get("maybe_sent") or []] or list(job.result_urls)
+        add(tx, job.chat_id, "resend", self._result_payload(tx, job, urls),
+            dedup_key=f"job:{job.id}:resend:{done + 1}", job_id=job.id)
+        return texts.t(lang, "result.resend_queued")
 
     def delivered(self, tx: Tx, job: Job) -> None:
         if job.status_outbox_id is None:

@@ -33,6 +33,30 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "progress.failed": ("❌ Job #{job}: failed", "❌ Задание #{job}: не удалось"),
     "result.caption": ("✅ {title} · job #{job}", "✅ {title} · задание #{job}"),
     "result.link": ("Result: {url}", "Результат: {url}"),
+    "result.links": (
+        "These parts of the result could not be sent as files; here are their links:\n{links}",
+        "Эти части результата не удалось отправить файлами, вот ссылки на них:\n{links}",
+    ),
+    # --- a result part whose send timed out (most likely in the chat) and re-sends ---
+    "result.maybe_sent": (
+        "If the result of job #{job} did not arrive, tap to get it again.",
+        "Если результат задания #{job} не пришёл, нажмите, чтобы получить его ещё раз.",
+    ),
+    "result.resend_button": ("📥 Send it again", "📥 Прислать ещё раз"),
+    "result.resend_queued": ("Sending it again…", "Отправляю ещё раз…"),
+    "result.resend_capped": (
+        "Already sent again {n} times; see /history for the links.",
+        "Уже отправлено повторно {n} раза; ссылки есть в /history.",
+    ),
+    "result.resend_unavailable": (
+        "This result can no longer be sent again.",
+        "Этот результат больше нельзя отправить повторно.",
+    ),
+    # --- the bot works in private chats only ---
+    "private_only": (
+        "Talk to me in a private chat: {link}",
+        "Напишите мне в личном чате: {link}",
+    ),
     # --- failures: the first line says what happened, the refund line follows ---
     "fail.kie_failed": (
         "The model could not make this one: {reason}",
@@ -101,6 +125,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Come back tomorrow, or choose a paid model.",
         "🎁 Бесплатные генерации на сегодня закончились (лимит — {limit}). "
         "Возвращайтесь завтра или выберите платную модель.",
+    ),
+    "free_off": (
+        "🎁 Free generations are switched off on this bot. Please choose a paid model.",
+        "🎁 Бесплатные генерации в этом боте отключены. Выберите платную модель.",
     ),
     "menu_expired": (
         "⌛ This menu has expired. Please use the latest message, or /start.",
@@ -217,6 +245,17 @@ def result_link(lang: str, url: str) -> str:
     return t(lang, "result.link", url=url)
 
 
+def result_links(lang: str, urls: list[str]) -> str:
+    """The parts of a partly delivered result that could not go as files, in one message."""
+    return t(lang, "result.links", links="\n".join(urls))
+
+
+def private_only(lang: str, bot_username: str | None) -> str:
+    """The one line the bot answers in a group or channel."""
+    link = f"t.me/{bot_username}" if bot_username else "t.me"
+    return t(lang, "private_only", link=link)
+
+
 _KIE_HINTS: tuple[tuple[str, tuple[str, str]], ...] = (
     (
         r"sensitive|nsfw|safety|policy|moderat|prohibit|inappropriate|flagged|violat",
@@ -297,7 +336,9 @@ def insufficient_credits(lang: str, needed: int, balance: int) -> str:
 
 
 def free_limit_reached(lang: str, limit: int) -> str:
-    """The user has used today's free generations."""
+    """The user has used today's free generations (a limit of 0: there are none)."""
+    if limit <= 0:
+        return t(lang, "free_off")
     return t(lang, "free_limit", limit=limit)
 
 

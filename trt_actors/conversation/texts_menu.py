@@ -173,6 +173,10 @@ MENU_TEXTS: dict[str, tuple[str, str]] = {
         "Nothing to cancel: jobs already sent to the model cannot be stopped.",
         "Нечего отменять: задания, уже отправленные модели, остановить нельзя.",
     ),
+    "cancel.too_late": (
+        "Too late to cancel job #{job}: it is being generated. The result will come here.",
+        "Поздно отменять задание #{job}: оно уже генерируется. Результат придёт сюда.",
+    ),
     "model_gone": (
         "This model is no longer available. Send /start to choose another.",
         "Эта модель больше недоступна. Отправьте /start, чтобы выбрать другую.",
@@ -263,8 +267,8 @@ MENU_TEXTS: dict[str, tuple[str, str]] = {
         "Извините, эта команда только для администраторов.",
     ),
     "grant.usage": (
-        "Usage: /grant <user_id> <amount> (a whole number, not zero).",
-        "Формат: /grant <user_id> <сумма> (целое число, не ноль).",
+        "Usage: /grant <user_id> <amount> (a whole number above zero).",
+        "Формат: /grant <user_id> <сумма> (целое число больше нуля).",
     ),
     "grant.done": (
         "Granted {amount} to user {user}. Their balance: {balance}.",

@@ -158,7 +158,11 @@ class ChatContext(Protocol):
         ...
 
     def cancel_pending_job(self) -> int | None:
-        """Cancel (and release) the newest job KIE has not got yet; its id, or None."""
+        """Cancel (and release) the newest job KIE has not got yet; its id, or None.
+
+        Raises ``errors.CancelTooLate`` when its createTask began between the look and the
+        cancel (the job goes on, its hold stays).
+        """
         ...
 
     def grant(self, target_user_id: int, amount: int) -> int:

@@ -4,12 +4,15 @@
 they are exported as modules so call sites read ``jobs.move(tx, ...)``.
 """
 
-from trt_actors.domain import jobs, ledger, outbox
-from trt_actors.domain.alerts import Alerts
+from trt_actors.domain import jobs, ledger, orphans, outbox
+from trt_actors.domain.alerts import TELEGRAM_OTHER_POLLER, TELEGRAM_WEBHOOK, Alerts
 from trt_actors.domain.jobs import Job
+from trt_actors.domain.orphans import OrphanCap
 from trt_actors.domain.states import TERMINAL, TRANSITIONS, Cause, Failure, JobState, allowed_from
 
 __all__ = [
+    "TELEGRAM_OTHER_POLLER",
+    "TELEGRAM_WEBHOOK",
     "TERMINAL",
     "TRANSITIONS",
     "Alerts",
@@ -17,8 +20,10 @@ __all__ = [
     "Failure",
     "Job",
     "JobState",
+    "OrphanCap",
     "allowed_from",
     "jobs",
     "ledger",
+    "orphans",
     "outbox",
 ]

@@ -15,6 +15,13 @@ from typing import Any
 
 log = logging.getLogger("trt.alerts")
 
+TELEGRAM_WEBHOOK = "telegram_webhook"
+"""A webhook was set on the bot while the node polls: Telegram answers every getUpdates with
+409 until it is deleted (the node does not delete one it did not find at its start)."""
+TELEGRAM_OTHER_POLLER = "telegram_other_poller"
+"""Another process polls getUpdates with this bot token: the two take turns and each misses
+updates the other took; the node keeps asking, slowly, until the other one stops."""
+
 
 @dataclass(frozen=True, slots=True)
 class Alert:

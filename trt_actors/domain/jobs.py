@@ -8,7 +8,7 @@ released on FAILED. So "ended" and "settled" can never disagree, whatever crashe
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,6 +44,8 @@ class Job:
     created_at: datetime
     submitted_at: datetime | None
     status_outbox_id: int | None
+    submit_outcome_at: datetime | None = None
+    """When the last createTask attempt began or got its outcome (``submit_outcome``)."""
 
     @classmethod
     def from_row(cls, row: Row) -> Job:
@@ -58,6 +60,7 @@ class Job:
             expected_seconds=row["expected_seconds"], deadline_at=row["deadline_at"],
             created_at=row["created_at"], submitted_at=row["submitted_at"],
             status_outbox_id=row["status_outbox_id"],
+            submit_outcome_at=row.get("submit_outcome_at"),
         )
 
 
@@ -123,17 +126,24 @@ def confirm_in(
 def move(
     tx: Tx, job_id: int, to: JobState, cause: Cause, *, detail: str | None = None,
     failure: Failure | None = None, result_urls: tuple[str, ...] | None = None,
-    check_in: float | None = None,
+    check_in: float | None = None, only_from: Collection[JobState] | None = None,
 ) -> Job | None:
     """The guarded move; ``None`` when the job is not (any longer) in a state that may move
-    to ``to`` — somebody else moved it first, which callers treat as "nothing to do"."""
+    to ``to`` — somebody else moved it first, which callers treat as "nothing to do".
+
+    ``only_from`` narrows the states the move is allowed from, in the same guarded UPDATE: a
+    cancel is a move to FAILED from ``created`` only, so it loses (``None``) to a submit that
+    committed between the caller's read and this write."""
     if to is JobState.FAILED and failure is None:
         raise ValueError("a move to FAILED needs a failure reason")
+    allowed = allowed_from(to)
+    if only_from is not None:
+        allowed &= frozenset(only_from)
     row = tx.one(
         "job_move", job_id=job_id, to=to.value, cause=cause.value, detail=detail,
         failure=failure.value if failure else None,
         result_urls=jsonb(list(result_urls)) if result_urls is not None else None,
-        check_in=check_in, allowed=[s.value for s in allowed_from(to)],
+        check_in=check_in, allowed=[s.value for s in sorted(allowed)],
     )
     if row is None:
         return None

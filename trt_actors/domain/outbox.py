@@ -8,7 +8,8 @@ says what to do with its ``payload``:
 - ``status``: a job's progress message ``{"text"}``; its Telegram message id is recorded so
   later ``status_edit`` rows (``{"text", "status_outbox_id"}``) can edit it;
 - ``result``: ``{"urls", "result_kind", "caption"}`` — a job's media; sending it moves the
-  job SUCCEEDED → DELIVERING → DELIVERED (hold captured);
+  job SUCCEEDED → DELIVERING → DELIVERED (hold captured); ``resend``, the same payload: a
+  copy of a delivered job's result its owner asked for (no job move, no charge);
 - ``invoice``: ``{"title", "description", "payload", "stars"}``;
 - ``answer_callback``: ``{"callback_query_id", "text"?}``; ``answer_precheckout``:
   ``{"query_id", "ok", "error_message"?}`` — answers, not messages, but they go the same way

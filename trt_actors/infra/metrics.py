@@ -186,8 +186,28 @@ class NodeCollector(Collector):
         m.gauge("trt_telegram_lag_seconds", "Age of the oldest unhandled update.", t.get("lag_s"))
         m.gauge("trt_telegram_last_poll_age_seconds", "Seconds since getUpdates last answered.",
                 t.get("last_poll_age_s"))
-        cb = {k: v for k, v in (f.get("callbacks") or {}).items() if k != "last_latency_ms"}
+        cb = {k: v for k, v in (f.get("callbacks") or {}).items()
+              if k != "last_latency_ms" and not k.startswith("source")}
         m.counter("trt_callbacks", "KIE callbacks, by outcome.", labels=cb, label="outcome")
+        NodeCollector._abuse(m, f)
+
+    @staticmethod
+    def _abuse(m: _Families, f: Facts) -> None:
+        """The callback abuse limits (README, "Callback answers")."""
+        a = f.get("callback_abuse") or {}
+        m.gauge("trt_callback_rejected_records", "Rejected (forged) callbacks on record.",
+                a.get("rejected_records"))
+        m.gauge("trt_callback_sources_refused", "Source addresses refused (429) right now.",
+                a.get("sources_refused"))
+        m.gauge("trt_callback_inbox_bytes", "Bytes the callback inbox takes on disk.",
+                a.get("inbox_bytes"))
+        m.gauge("trt_orphan_callback_bytes", "Bytes of parked orphan callbacks.",
+                a.get("parked_bytes"))
+        m.gauge("trt_orphan_callback_cap", "The orphan cap, by unit (rows, bytes).",
+                labels={"rows": a.get("max_rows"), "bytes": a.get("max_bytes")}, label="unit")
+        m.counter("trt_orphan_callbacks_expired_over_cap",
+                  "Parked orphan callbacks expired because the cap was reached.",
+                  a.get("expired_over_cap"))
 
 
 class _Live(Collector):

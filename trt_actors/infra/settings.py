@@ -86,11 +86,28 @@ class Settings(DatabaseSettings):
     kie_status_per_s: float = Field(10, gt=0, le=10, validation_alias="TRT_KIE_STATUS_PER_S")
     telegram_per_s: float = Field(30, gt=0, validation_alias="TRT_TELEGRAM_PER_S")
     telegram_per_chat_s: float = Field(1, gt=0, validation_alias="TRT_TELEGRAM_PER_CHAT_S")
+    # How long a media send waits for Telegram's answer: one that times out is "maybe sent"
+    # (README: "Delivery promise"), so this is generous.
+    telegram_media_timeout_s: float = Field(
+        60, gt=0, validation_alias="TRT_TELEGRAM_MEDIA_TIMEOUT_S")
     max_job_actors: int = Field(32, ge=1, le=512, validation_alias="TRT_MAX_JOB_ACTORS")
+    # Callback abuse limits (README: "Callback answers").
+    orphan_max_rows: int = Field(10_000, ge=1, validation_alias="TRT_ORPHAN_MAX_ROWS")
+    orphan_max_bytes: int = Field(  # at least one 1 MB body must fit
+        64 << 20, ge=1 << 20, validation_alias="TRT_ORPHAN_MAX_BYTES")
+    callback_forged_limit: int = Field(20, ge=1, validation_alias="TRT_CALLBACK_FORGED_LIMIT")
+    callback_forged_window_s: float = Field(
+        60, gt=0, validation_alias="TRT_CALLBACK_FORGED_WINDOW_S")
+    callback_block_s: float = Field(300, ge=0, validation_alias="TRT_CALLBACK_BLOCK_S")
     log_format: str = Field(
         "console", pattern="^(console|json)$", validation_alias="TRT_LOG_FORMAT")
     log_level: str = Field("INFO", validation_alias="TRT_LOG_LEVEL")
     catalog_path: Path | None = Field(None, validation_alias="TRT_CATALOG")
+    # Days rows that are done with (handled updates, sent outbox rows, settled callbacks,
+    # events of ended jobs) are kept before the janitor deletes them; jobs and the ledger are
+    # kept for good. At least a day: Telegram may resend an update for 24 h, and the handled
+    # row is how a resent one is recognised.
+    retention_days: int = Field(30, ge=1, validation_alias="TRT_RETENTION_DAYS")
 
     @field_validator("telegram_token")
     @classmethod
