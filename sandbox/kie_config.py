@@ -36,6 +36,8 @@ class EmulatorConfig:
     message_key: str = "msg"
     public_url: str | None = None
     known_models: list[str] | None = None
+    upload_ttl_s: float = 86400.0
+    upload_limit_mb: float = 100.0
 
     def duration_for(self, model: str) -> float:
         """The task duration for ``model``: its own entry, else the global default."""

@@ -25,6 +25,7 @@ from sandbox.kie_handlers import (
     VeoCreateHandler,
     VeoStatusHandler,
 )
+from sandbox.kie_uploads import UPLOAD_ROUTES, expire_uploads, uploads_view
 
 log = logging.getLogger("sandbox.kie_emulator")
 
@@ -51,6 +52,8 @@ class ControlHandler(RequestHandler):
         elif action == "config":
             with core.lock:
                 self._json(core.config.as_dict())
+        elif action == "uploads":
+            self._json(uploads_view(core))
         else:
             self._json({"error": f"unknown control action {action!r}"}, 404)
 
@@ -67,6 +70,9 @@ class ControlHandler(RequestHandler):
                 self._json(core.configure(body))
             elif action == "reset":
                 core.reset()
+                self._json({"ok": True})
+            elif action == "expire_uploads":
+                expire_uploads(core)
                 self._json({"ok": True})
             elif action == "finish":
                 core.finish_task(str(body["taskId"]), str(body.get("outcome", "success")),
@@ -99,6 +105,7 @@ def make_app(core: EmulatorCore, sender: CallbackSender, tick: Callable[[], None
         (r"/api/v1/generate/record-info", SunoStatusHandler, kwargs),
         (r"/api/v1/chat/credit", CreditHandler, kwargs),
         (r"/media/([^/]+)/([^/]+)", MediaHandler, kwargs),
+        *((path, handler, kwargs) for path, handler in UPLOAD_ROUTES),
         (r"/_control/([a-z_]+)", ControlHandler, kwargs),
     ]
     return Application(routes, log_function=_log_request, compress_response=False)

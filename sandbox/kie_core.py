@@ -17,12 +17,15 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandbox.kie_config import EmulatorConfig, SlidingWindow
 from sandbox.kie_faults import FaultSpec, parse_faults
 from sandbox.kie_media import media_kind
 from sandbox.kie_tasks import SUNO_TRACKS, Task
+
+if TYPE_CHECKING:
+    from sandbox.kie_uploads import StoredUpload
 
 _MARKER = re.compile(r"\[(fail|stuck|large|slow)(?::([^\]]*))?\]")
 _ID_PREFIX = {"market": "", "veo": "veo_task_", "suno": ""}
@@ -63,6 +66,7 @@ class EmulatorCore:
             self.callbacks: list[dict[str, Any]] = []
             self.callbacks_dropped: list[dict[str, Any]] = []
             self.creates = 0
+            self.uploads: dict[str, StoredUpload] = {}
             self.changed.notify_all()
 
     def set_faults(self, spec: Mapping[str, Any] | None) -> None:

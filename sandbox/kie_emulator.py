@@ -25,6 +25,10 @@ API (``Authorization: Bearer <key>``; wrong/missing key -> HTTP 401, body code 4
     POST /api/v1/veo/generate         GET /api/v1/veo/record-info?taskId=
     POST /api/v1/generate  (Suno)     GET /api/v1/generate/record-info?taskId=
     GET  /api/v1/chat/credit          GET|HEAD /media/<task_id>/<n>.<png|mp4|mp3> (no auth)
+    POST /api/file-stream-upload | file-base64-upload | file-url-upload, GET /files/<filePath>:
+    see kie_uploads (uploads expire after ``upload_ttl_s``; ``emu.uploads()`` lists them).
+    Input URLs of a task must be public-looking or the emulator's own live files, else 422:
+    see kie_inputs.
 Errors answer HTTP status == body code (set ``errors_in_http_200`` to send them in HTTP 200):
 400 bad JSON / missing taskId, 401, 402 (credit_cost > credits), 404 unknown taskId (or other
 family's), 422 validation (missing model/prompt/input; Suno: callBackUrl, model, customMode,
@@ -50,7 +54,8 @@ GET|POST /_control/faults, POST /_control/reset, POST /_control/finish
     large_result_mb 0 (pad every new task's results), callback_timeout_s 15,
     callback_retries 0, callback_retry_delay_s 1, errors_in_http_200 false,
     message_key "msg" ("message" like some KIE pages), public_url null (base of result URLs),
-    known_models null (list -> other market models get 422).
+    known_models null (list -> other market models get 422), upload_ttl_s 86400,
+    upload_limit_mb 100.
 
 /_control/faults document (replaces all faults; every part optional)::
 
@@ -119,8 +124,10 @@ from tornado.netutil import bind_sockets
 from sandbox.kie_callbacks import CallbackSender
 from sandbox.kie_control import make_app
 from sandbox.kie_core import EmulatorCore
+from sandbox.kie_uploads import expire_uploads, uploads_view
 
 __all__ = ["KieEmulator", "main"]
+MAX_BODY = 300 * 1024 * 1024  # above upload_limit_mb's default: the emulator answers 400 itself
 
 
 class KieEmulator:
@@ -167,7 +174,8 @@ class KieEmulator:
         self._loop = IOLoop.current()
         self._stopping = asyncio.Event()
         self._sender = CallbackSender(self.core)
-        server = HTTPServer(make_app(self.core, self._sender, self._tick))
+        server = HTTPServer(make_app(self.core, self._sender, self._tick),
+                            max_body_size=MAX_BODY)
         server.add_sockets(sockets)
         ticker = PeriodicCallback(self._tick, self._tick_s * 1000)
         ticker.start()
@@ -238,6 +246,16 @@ class KieEmulator:
                            task_id: str | None = None) -> list[dict[str, Any]]:
         """Wait until ``count`` callbacks were sent and answered (or failed); TimeoutError."""
         return self.core.wait_for_callbacks(count, timeout, task_id)
+
+    def uploads(self) -> list[dict[str, Any]]:
+        """Every file uploaded (``/_control/uploads``): fileName, filePath, downloadUrl,
+        fileSize, mimeType, uploadedAt, endpoint, uploadPath, authorization, source_url,
+        uploaded_mono, expired."""
+        return uploads_view(self.core)
+
+    def expire_uploads(self) -> None:
+        """End every upload now: their URLs answer 404 and tasks refuse them."""
+        expire_uploads(self.core)
 
     def finish_task(self, task_id: str, outcome: str = "success", *, code: str = "500",
                     msg: str = "internal error") -> None:

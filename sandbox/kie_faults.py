@@ -12,7 +12,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-ENDPOINT_GROUPS = ("create", "status", "credit")
+ENDPOINT_GROUPS = ("create", "status", "credit", "upload")
 ENDPOINT_NAMES = (
     "market.create",
     "veo.create",
@@ -21,6 +21,9 @@ ENDPOINT_NAMES = (
     "veo.status",
     "suno.status",
     "credit",
+    "upload.stream",
+    "upload.base64",
+    "upload.url",
 )
 CALLBACK_FAULTS = (
     "drop",
@@ -104,7 +107,8 @@ class FaultSpec:
     def endpoint_rule(self, name: str, rng: random.Random,
                       model: str | None) -> EndpointRule | None:
         """The first rule for endpoint ``name`` (specific, then group, then ``*``) that fires."""
-        group = "create" if name.endswith(".create") else "status" if "." in name else name
+        group = ("create" if name.endswith(".create") else "upload" if name.startswith("upload.")
+                 else "status" if "." in name else name)
         for key in (name, group, "*"):
             for rule in self.endpoints.get(key, ()):
                 if rule.trigger.fires(rng, model):

@@ -21,6 +21,7 @@ from tornado.web import RequestHandler
 from sandbox.kie_callbacks import CallbackSender
 from sandbox.kie_core import EmulatorCore
 from sandbox.kie_faults import EndpointRule
+from sandbox.kie_inputs import refuse_inputs
 from sandbox.kie_media import CONTENT_TYPES, base_media, padded
 from sandbox.kie_tasks import record_data
 from sandbox.kie_validate import Refusal, validate_market, validate_suno, validate_veo
@@ -138,7 +139,8 @@ class MarketCreateHandler(CreateHandler):
     endpoint, family = "market.create", "market"
 
     def refusal(self, body: dict[str, Any]) -> Refusal:
-        return validate_market(body, self.core.config.known_models)
+        return (validate_market(body, self.core.config.known_models)
+                or refuse_inputs(self.core, body["input"], "input"))
 
     def model_and_prompt(self, body: dict[str, Any]) -> tuple[str, str]:
         data = body["input"]
@@ -149,7 +151,7 @@ class VeoCreateHandler(CreateHandler):
     endpoint, family = "veo.create", "veo"
 
     def refusal(self, body: dict[str, Any]) -> Refusal:
-        return validate_veo(body)
+        return validate_veo(body) or refuse_inputs(self.core, body.get("imageUrls"), "imageUrls")
 
     def model_and_prompt(self, body: dict[str, Any]) -> tuple[str, str]:
         return str(body.get("model") or "veo3_fast"), body["prompt"]

@@ -39,11 +39,8 @@ answerPreCheckoutQuery, refundStarPayment.
 - Edits: same content and markup -> 400 ``message is not modified: ...``; unknown message ->
   400 ``message to edit not found``. Inline buttons: callback_data 1-64 bytes or 400
   ``BUTTON_DATA_INVALID``.
-- Media: URL (recorded, not fetched unless ``fetch_urls``: then unreachable -> 400 ``failed to
-  get HTTP URL content``, bigger than 5 MB photo / 20 MB other -> 400 ``wrong file
-  identifier/HTTP URL specified``), an emulator-issued file_id, or an upload (photo ≤ 10 MB,
-  others ≤ 50 MB, else 400 ``file is too big``). Anything else -> ``wrong file
-  identifier/HTTP URL specified``.
+- Media the bot sends: URL, emulator-issued file_id or upload, with Telegram's limits (see
+  :mod:`sandbox.telegram_media`). getFile: :mod:`sandbox.telegram_files`.
 - Invoices: currency XTR needs exactly one price and no provider_token (else
   ``STARS_INVOICE_INVALID``).
 - Blocked user (``block_user``): every call with that chat_id -> 403 ``Forbidden: bot was
@@ -66,8 +63,10 @@ HTTP only) to choose the bot; default: the first token.
   title?} -> {update_id, message_id}. Opens the private chat (or, with a negative
   ``chat_id``, the group of ``chat_type`` group | supergroup | channel). ``/command`` words
   get ``bot_command`` entities.
-- ``send_photo`` {user_id, data_base64, caption?} -> {update_id, message_id, file_id}; the bot
-  can getFile it and GET ``/file/bot<token>/<file_path>``.
+- ``send_photo`` {user_id, data_base64, caption?} -> {update_id, message_id, file_id}.
+- ``send_media`` {user_id, kind photo|document|video|audio|voice, size?, content_b64?, ...}:
+  files, albums (``media_group_id``), getFile (20 MB limit) and ``/file/bot<token>/<path>``
+  downloads: see :mod:`sandbox.telegram_files`.
 - ``press_button`` {user_id, message_id, callback_data, chat_id?} -> {update_id, id}: a
   callback_query update from ``user_id``; the button must be on that bot message (of the
   private chat, or of the group ``chat_id``) now. ``callback_query`` {id} -> {answered,
@@ -81,13 +80,8 @@ HTTP only) to choose the bot; default: the first token.
 - ``inject_update`` {update: {...}} -> {update_id}: any raw update (its update_id is replaced;
   not filtered by allowed_updates).
 - ``block`` {user_id, blocked=true}.
-- ``messages`` {chat_id, include_user?} -> the chat's messages in order, each {message_id,
-  sender "bot"|"user", method, date, sent_at (unix float), text (as sent, markup kept),
-  plain_text, parse_mode, reply_markup (as sent), media {kind, source url|upload|file_id, url,
-  upload_size, file_id, filename[, fetched_size]} | null, media_group_id, invoice {title,
-  description, payload, currency, prices, total_amount} | null, edits [{at, method, text,
-  parse_mode, reply_markup, previous_text, previous_reply_markup}], deleted, message (the
-  current Telegram Message object)}.
+- ``messages`` {chat_id, include_user?} -> the chat's messages in order (fields: see
+  :func:`sandbox.telegram_users.messages`).
 
 Web chat page (``sandbox.chat_page``): ``GET /chat?user_id=1`` talks to the bot in a browser;
 ``balance_url`` (constructor argument, a URL template with ``{user_id}``) feeds its balance.
@@ -128,6 +122,7 @@ from sandbox import telegram_users as users
 from sandbox.chat_page import ChatPage
 from sandbox.telegram_core import EmulatorCore
 from sandbox.telegram_faults import FaultSpec
+from sandbox.telegram_files import MediaUserSide
 from sandbox.telegram_http import make_app
 from sandbox.telegram_model import JSON, BotState, EmulatorConfig
 
@@ -137,7 +132,7 @@ T = TypeVar("T")
 MAX_BODY = 60 * 1024 * 1024
 
 
-class TelegramEmulator:
+class TelegramEmulator(MediaUserSide):
     """The emulator server plus a thread-safe Python API (user side and control)."""
 
     def __init__(
@@ -311,13 +306,6 @@ class TelegramEmulator:
             self.core, self._bot(token), user_id, text, first_name=first_name,
             language_code=language_code, username=username, chat_id=chat_id,
             chat_type=chat_type, title=title))
-
-    def send_photo(
-        self, user_id: int, data: bytes, *, caption: str | None = None, token: str | None = None
-    ) -> JSON:
-        """The user sends a photo. Returns {update_id, message_id, file_id}."""
-        return self._on_loop(lambda: users.send_photo(
-            self.core, self._bot(token), user_id, data, caption=caption))
 
     def press_button(
         self, user_id: int, message_id: int, callback_data: str, *, token: str | None = None,

@@ -1,4 +1,5 @@
-"""Tornado handlers: the Bot API, file downloads, the /_user/ API and the /_control/ API.
+"""Tornado handlers: the Bot API, the /_user/ API and the /_control/ API (file downloads and
+``/_user/send_media``: :mod:`sandbox.telegram_files`).
 
 Handlers run on the emulator's loop thread and call the core directly. The access log is
 replaced by a DEBUG line with the token masked: tokens sit in Bot API URL paths.
@@ -20,6 +21,7 @@ from sandbox import telegram_users as users
 from sandbox.chat_page import ChatPage
 from sandbox.telegram_core import EmulatorCore
 from sandbox.telegram_faults import FaultSpec
+from sandbox.telegram_files import FileDownloadHandler, UserFileHandler, send_media_op
 from sandbox.telegram_media import Upload
 from sandbox.telegram_model import JSON, ApiError, BotState
 from sandbox.telegram_params import Params
@@ -99,22 +101,6 @@ class BotApiHandler(_Base):
         self.reply(outcome.status, outcome.body)
 
 
-class FileHandler(_Base):
-    """``/file/bot<token>/<file_path>``: bytes of files users sent (see send_photo)."""
-
-    def get(self, token: str, path: str) -> None:
-        bot = self.core.bots.get(token)
-        if bot is None:
-            self.reply(401, ApiError(401, "Unauthorized").body())
-            return
-        for record in bot.files.values():
-            if record.get("path") == path and record.get("data") is not None:
-                self.set_header("Content-Type", "application/octet-stream")
-                self.finish(record["data"])
-                return
-        self.reply(404, ApiError(404, "Not Found").body())
-
-
 def _bot(core: EmulatorCore, args: JSON) -> BotState:
     if args.get("bot"):
         for bot in core.bots.values():
@@ -178,6 +164,7 @@ def _user_ops() -> dict[str, Callable[[EmulatorCore, JSON], Any]]:
 
 
 USER_OPS = _user_ops()
+USER_OPS["send_media"] = lambda core, a: send_media_op(core, _bot(core, a), a)
 
 
 class UserHandler(_Base):
@@ -262,7 +249,8 @@ def make_app(core: EmulatorCore, chat_page: ChatPage | None = None) -> Applicati
         [
             *page_routes,  # before /_user/<op>: the page adds two /_user/ endpoints
             (r"/bot([^/]+)/([^/]*)", BotApiHandler, init),
-            (r"/file/bot([^/]+)/(.+)", FileHandler, init),
+            (r"/file/bot([^/]+)/(.+)", FileDownloadHandler, init),
+            (r"/_user/file", UserFileHandler, init),
             (r"/_user/([a-z_]+)", UserHandler, init),
             (r"/_control/([a-z_]+)", ControlHandler, init),
         ],

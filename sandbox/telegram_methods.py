@@ -12,6 +12,7 @@ import copy
 import itertools
 from typing import TYPE_CHECKING, Any
 
+from sandbox.telegram_files import check_download_size
 from sandbox.telegram_markup import check_reply_markup, render
 from sandbox.telegram_media import (
     MEDIA_METHODS,
@@ -308,6 +309,7 @@ async def get_file(core: EmulatorCore, bot: BotState, p: Params) -> JSON:
     known = bot.files.get(file_id) or bot.files.get(file_id.removesuffix("_s"))
     if known is None:
         raise bad_request("wrong file_id or the file is temporarily unavailable")
+    check_download_size(core.config, known)
     if not known.get("path"):
         known["path"] = f"{known['kind']}s/file_{core.serial()}"
     out: JSON = {"file_id": file_id, "file_unique_id": known["unique_id"],

@@ -62,6 +62,8 @@ class EmulatorConfig:
     other_url_limit: int = 20 * MB
     photo_upload_limit: int = 10 * MB
     other_upload_limit: int = 50 * MB
+    download_limit: int = 20 * MB
+    """getFile refuses bigger files (``file is too big``): the cloud Bot API's limit."""
     strict_chats: bool = True
     """Sending to a chat the user never opened -> 400 ``chat not found`` (as Telegram)."""
     validate_parse_mode: bool = True

@@ -119,7 +119,8 @@ def send_photo(
     fields = tg_media("photo", file_id, unique_id, len(data), None)
     if caption:
         fields["caption"] = caption
-    media = {"kind": "photo", "source": "upload", "upload_size": len(data), "file_id": file_id}
+    media = {"kind": "photo", "source": "upload", "upload_size": len(data), "file_id": file_id,
+             "url": f"/_user/file?file_id={file_id}"}
     rec = core.add_message(bot, chat, "user", "user", fields, text=caption, media=media)
     update_id = core.push_update(bot, "message", copy.deepcopy(rec.tg))
     return {"update_id": update_id, "message_id": rec.message_id, "file_id": file_id}
@@ -190,7 +191,13 @@ def replay_payment(core: EmulatorCore, bot: BotState, charge_id: str) -> int:
 
 
 def messages(bot: BotState, chat_id: int, include_user: bool = False) -> list[JSON]:
-    """The chat's messages in order (bot's only unless ``include_user``)."""
+    """The chat's messages in order (bot's only unless ``include_user``), each {message_id,
+    sender "bot"|"user", method, date, sent_at (unix float), text (as sent, markup kept),
+    plain_text, parse_mode, reply_markup (as sent), media {kind, source url|upload|file_id, url,
+    upload_size, file_id, filename[, fetched_size]; a user's file: mime_type, file_path} |
+    null, media_group_id, invoice {title, description, payload, currency, prices,
+    total_amount} | null, edits [{at, method, text, parse_mode, reply_markup, previous_text,
+    previous_reply_markup}], deleted, message (the current Telegram Message object)}."""
     chat = bot.chats.get(chat_id)
     if chat is None:
         return []

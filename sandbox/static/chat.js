@@ -233,6 +233,49 @@ async function sendText(text) {
   }
 }
 
+// A picked image goes to the emulator as a photo the user sends (the textarea = caption).
+const MAX_PHOTO_BYTES = 10 * 1024 * 1024; // Telegram's limit for a photo
+
+function readAsDataUrl(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error || new Error("cannot read the file"));
+    reader.readAsDataURL(file);
+  });
+}
+
+async function sendPhoto(file, caption) {
+  if (!file.type.startsWith("image/")) throw new Error("pick an image file");
+  if (file.size > MAX_PHOTO_BYTES) throw new Error("a photo may be at most 10 MB");
+  const body = {
+    user_id: USER_ID, kind: "photo", content_b64: await readAsDataUrl(file),
+    file_name: file.name, mime_type: file.type, language_code: LANG, first_name: NAME,
+  };
+  if (caption) body.caption = caption;
+  return userOp("send_media", body);
+}
+
+function setUpAttach(input, resize) {
+  const picker = $("attach-input");
+  $("attach").addEventListener("click", () => picker.click());
+  picker.addEventListener("change", async () => {
+    const file = picker.files?.[0];
+    picker.value = "";
+    if (!file) return;
+    $("attach").disabled = true;
+    try {
+      await sendPhoto(file, input.value.trim());
+      input.value = "";
+      resize();
+    } catch (error) {
+      toast(`⚠️ ${error.message}`);
+    } finally {
+      $("attach").disabled = false;
+    }
+  });
+}
+
 function setUp() {
   bind({
     press, pay, send: sendText, toast,
@@ -260,6 +303,7 @@ function setUp() {
     }
   });
   input.addEventListener("input", resize);
+  setUpAttach(input, resize);
   for (const chip of document.querySelectorAll("[data-send]")) {
     chip.addEventListener("click", () => sendText(chip.dataset.send));
   }
