@@ -174,7 +174,7 @@ def sandbox(args: argparse.Namespace) -> int:
                                 balance_url=balance_url).start()
     env = {
         "TRT_TELEGRAM_TOKEN": token, "TRT_TELEGRAM_API_URL": telegram.url,
-        "TRT_KIE_API_KEY": key, "TRT_KIE_API_URL": kie.url,
+        "TRT_KIE_API_KEY": key, "TRT_KIE_API_URL": kie.url, "TRT_KIE_UPLOAD_URL": kie.url,
         "TRT_PUBLIC_CALLBACK_URL": f"http://127.0.0.1:{args.callback_port}",
         "TRT_CALLBACK_LISTEN": f"127.0.0.1:{args.callback_port}",
         "TRT_STATUS_LISTEN": f"127.0.0.1:{args.status_port}",

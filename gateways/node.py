@@ -24,11 +24,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gateways.kie import Callbacks, KieClient, Poller, parse_callback
+from gateways.kie import Callbacks, KieClient, KieUploader, Poller, parse_callback
 from gateways.kie.abuse import AbusePolicy
 from gateways.published import Published
 from gateways.status import ExtraRoutes, Status
 from gateways.telegram import Delivery, Intake
+from gateways.telegram.files import FileTransfers
 from supervision import ChildSpec, OneForOneSupervisor, Restart, exit_process
 from trt_actors import (
     Alerts,
@@ -85,6 +86,13 @@ class Node:
                              create_limit=(s.kie_create_per_10s, 10.0),
                              status_limit=(int(s.kie_status_per_s), 1.0))
         self.job_messages = JobMessages(catalog)
+        token = s.telegram_token.get_secret_value()
+        # Users' files: Telegram → KIE's upload API on the edge's own transfer pool; the
+        # outcome goes to the chat actor as a message.
+        self.uploader = KieUploader(s.kie_upload_url, s.kie_api_key.get_secret_value())
+        self.transfers = FileTransfers(token, s.telegram_api_url, self.uploader,
+                                       lambda chat_id, message: self.chats.route(chat_id,
+                                                                                 message))
         self.components: dict[str, Any] = {}
         self.published = {name: Published() for name in PUBLISHING}
         """Each publishing child's status view (every incarnation publishes to the same)."""
@@ -92,17 +100,18 @@ class Node:
         policy = submit_policy or SubmitPolicy(
             callback_base_url=s.public_callback_url,
             unknown_grace=20.0 if s.public_callback_url else 5.0)
+        policy = dataclasses.replace(policy, upload_ttl=s.kie_upload_ttl_s)
         self.jobs: Router = job_router(JobDeps(
             store=self.store, kie=self.kie, job_messages=self.job_messages,
             validate=lambda model_id, values: validate_input(catalog.get(model_id), values),
-            alerts=self.alerts, policy=policy, after_commit=self.wake_delivery),
+            alerts=self.alerts, policy=policy, transfers=self.transfers,
+            after_commit=self.wake_delivery),
             max_active=s.max_job_actors)
         self.chats: Router = chat_router(ChatDeps(
             store=self.store, catalog=catalog, jobs=self.jobs, job_messages=self.job_messages,
             admin_ids=s.admin_ids, welcome_credits=s.welcome_credits,
             free_daily_limit=s.free_daily_limit, wake_delivery=self.wake_delivery,
-            alerts=self.alerts))
-        token = s.telegram_token.get_secret_value()
+            alerts=self.alerts, transfers=self.transfers))
         cb_host, cb_port = _split(s.callback_listen)
         st_host, st_port = _split(s.status_listen)
         janitor_policy = janitor_policy or JanitorPolicy(retention=s.retention_days * 86400.0)
@@ -163,6 +172,8 @@ class Node:
         self.chats.close()
         self.jobs.close()
         self.ticker.stop()
+        self.transfers.close()
+        self.uploader.close()
         self.kie.close()
         self.store.close()
         log.info("node stopped")

@@ -46,10 +46,10 @@ WHERE user_id = %(user_id)s AND day = %(day)s AND used > 0
 
 -- name: job_insert --
 INSERT INTO jobs (user_id, chat_id, model_id, family, input, price, free, callback_token,
-                  idempotency_key, expected_seconds, deadline_at)
+                  idempotency_key, expected_seconds, deadline_at, files)
 VALUES (%(user_id)s, %(chat_id)s, %(model_id)s, %(family)s, %(input)s, %(price)s, %(free)s,
         %(callback_token)s, %(idempotency_key)s, %(expected_seconds)s,
-        now() + make_interval(secs => %(max_seconds)s))
+        now() + make_interval(secs => %(max_seconds)s), %(files)s)
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING *
 
@@ -98,6 +98,24 @@ SET submit_outcome = %(outcome)s, submit_outcome_at = now(), detail = %(detail)s
     next_check_at = now() + make_interval(secs => %(check_in)s::float8)
 WHERE id = %(job_id)s
 RETURNING *
+
+-- name: job_replace_files --
+-- Stale uploads redone (before createTask): the new URLs in the input and the file records,
+-- only while no createTask is under way and only over the records the re-upload started from.
+UPDATE jobs
+SET input = %(input)s, files = %(files)s
+WHERE id = %(job_id)s AND state IN ('created', 'submitting') AND files = %(old_files)s
+  AND submit_outcome IS DISTINCT FROM 'created'
+RETURNING *
+
+-- name: job_reupload_retry --
+-- A re-upload of a stale input failed for now: counts as a submit attempt (the same limit
+-- and backoff as createTask's), handed again after the backoff, never after the deadline.
+UPDATE jobs
+SET submit_attempts = submit_attempts + 1, detail = %(detail)s,
+    next_check_at = LEAST(now() + make_interval(secs => %(check_in)s::float8), deadline_at)
+WHERE id = %(job_id)s AND state IN ('created', 'submitting')
+  AND submit_outcome IS DISTINCT FROM 'created'
 
 -- name: job_postpone --
 -- A submit that cannot call createTask yet (no token in the local rate limiter): hand it
@@ -616,3 +634,8 @@ SELECT count(*) FILTER (WHERE status = 'pending') AS pending,
        count(*) FILTER (WHERE status = 'sending') AS sending,
        EXTRACT(EPOCH FROM now() - min(created_at))::float8 AS oldest_open_s
 FROM outbox WHERE status IN ('pending', 'sending')
+
+-- name: session_load_owner --
+SELECT s.state, s.user_id, u.language
+FROM chat_sessions s LEFT JOIN users u ON u.id = s.user_id
+WHERE s.chat_id = %(chat_id)s FOR UPDATE OF s

@@ -12,6 +12,7 @@ One row per precondition of a working node, each ✓ (ok), ! (warning), ✗ (fai
                     ≥ 1 credit, the free models z-image and qwen/* are present and free
     KIE API         KIE answers the credit query with this key
     KIE credits     the balance is ≥ --kie-min-credits (a warning below it; --strict fails)
+    KIE uploads     TRT_KIE_UPLOAD_URL's upload API answers and takes the key (tools.check_kie)
     Telegram        getMe answers for this bot token
     Telegram webhook  none is set (a warning when one is: ``run`` deletes it at start,
                     keeping its pending updates, so the deployment that set it stops
@@ -40,11 +41,20 @@ import secrets as random_secrets
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
+from tools.check_kie import check_kie, check_kie_upload
+from tools.check_rows import (
+    CheckResult,
+    _fail,
+    _first_line,
+    _ok,
+    _shown,
+    _skip,
+    _warn,
+)
 from trt_actors.infra.logs import Redactor, environ_secrets, secrets_of
 from trt_actors.infra.settings import Settings
 
@@ -56,51 +66,6 @@ FREE_MODELS = ("z-image", "qwen/text-to-image", "qwen/image-to-image", "qwen/ima
 DEFAULT_KIE_MIN_CREDITS = 100
 HOOK_MARKER = "# installed by: trt-node check --install-hook"
 _SYMBOL = {"ok": "✓", "warning": "!", "failed": "✗", "skipped": "–"}
-
-
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    """One row of the check table."""
-
-    name: str
-    ok: bool
-    detail: str
-    severity: str = "error"
-    """For a row that is not ok: ``error`` (always fails), ``warning`` (fails only with
-    --strict) or ``skipped`` (not run because a row it depends on failed)."""
-
-    @property
-    def status(self) -> str:
-        if self.ok:
-            return "ok"
-        return {"warning": "warning", "skipped": "skipped"}.get(self.severity, "failed")
-
-
-def _ok(name: str, detail: str) -> CheckResult:
-    return CheckResult(name, True, detail)
-
-
-def _fail(name: str, detail: str) -> CheckResult:
-    return CheckResult(name, False, detail)
-
-
-def _warn(name: str, detail: str) -> CheckResult:
-    return CheckResult(name, False, detail, "warning")
-
-
-def _skip(name: str, why: str) -> CheckResult:
-    return CheckResult(name, False, f"not checked: {why}", "skipped")
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
-def _shown(url: str) -> str:
-    """The URL without user:password@."""
-    parts = urlsplit(url)
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 # --- the checks ------------------------------------------------------------------------------
@@ -180,34 +145,6 @@ def check_catalog(catalog_path: Path | None) -> CheckResult:
     free = len(catalog.free_models())
     return _ok(name, f"{len(catalog)} models valid ({free} free), "
                      f"{catalog_path or 'packaged catalog.json'}")
-
-
-def check_kie(settings: Settings, min_credits: int) -> list[CheckResult]:
-    from gateways.kie import KieClient
-    from trt_actors.errors import KieAuthError, KieError
-
-    client = KieClient(settings.kie_api_url, settings.kie_api_key.get_secret_value(),
-                       connect_timeout=5.0, read_timeout=10.0, max_tries=2, backoff_cap=1.0)
-    where = _shown(settings.kie_api_url)
-    try:
-        credits = client.credits()
-    except KieAuthError as exc:
-        why = "rejected the API key" if exc.code == 401 else "refused the account"
-        return [_fail("KIE API", f"{where} {why} ({exc.code}): check TRT_KIE_API_KEY"),
-                _skip("KIE credits", "KIE refused the key")]
-    except KieError as exc:
-        text = str(exc) if len(str(exc)) <= 160 else str(exc)[:160] + "…"
-        return [_fail("KIE API", f"{where} not usable: {text}"),
-                _skip("KIE credits", "KIE not reachable")]
-    finally:
-        client.close()
-    rows = [_ok("KIE API", f"{where} accepts the key")]
-    if credits < min_credits:
-        rows.append(_warn("KIE credits", f"{credits} left, below the threshold {min_credits}: "
-                                         "top up the KIE account"))
-    else:
-        rows.append(_ok("KIE credits", f"{credits} (threshold {min_credits})"))
-    return rows
 
 
 def check_telegram(settings: Settings) -> list[CheckResult]:
@@ -299,6 +236,7 @@ def run_checks(settings: Settings, catalog_path: Path | None, *,
         cleanup()
     rows.append(check_catalog(catalog_path))
     rows += check_kie(settings, kie_min_credits)
+    rows.append(check_kie_upload(settings))
     rows += check_telegram(settings)
     rows.append(check_callback_url(settings))
     return rows
@@ -383,7 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValidationError, ValueError) as exc:
         rows = [_fail("configuration", settings_error_line(exc)),
                 *(_skip(n, "configuration invalid") for n in (
-                    "database", "migrations", "catalog", "KIE API", "KIE credits", "Telegram",
+                    "database", "migrations", "catalog", "KIE API", "KIE credits", "KIE uploads",
+                    "Telegram",
                     "Telegram webhook", "callback URL"))]
     else:
         redact = Redactor(secrets_of(settings))

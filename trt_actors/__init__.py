@@ -115,6 +115,8 @@ from trt_actors.messages import (
     CheckAlive,
     CheckDeadline,
     DeliveryLoopFailed,
+    FileTransferFailed,
+    FileTransferred,
     GetCallbackStats,
     GetUrl,
     IntakeLoopFailed,
@@ -125,12 +127,14 @@ from trt_actors.messages import (
     TaskObserved,
     TaskReport,
     TaskState,
+    TransferFile,
     UpdateReceived,
     Wake,
 )
 from trt_actors.ports import (
     InputValidator,
     KiePort,
+    TransferPort,
 )
 
 __all__ = [
@@ -161,6 +165,8 @@ __all__ = [
     "FieldRejected",
     "FieldSpec",
     "FieldType",
+    "FileTransferFailed",
+    "FileTransferred",
     "FreeLimitReached",
     "GetCallbackStats",
     "GetUrl",
@@ -202,6 +208,8 @@ __all__ = [
     "TaskState",
     "TelegramError",
     "Ticker",
+    "TransferFile",
+    "TransferPort",
     "TrtError",
     "Tx",
     "UpdateReceived",

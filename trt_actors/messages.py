@@ -16,6 +16,8 @@ __all__ = [
     "CheckAlive",
     "CheckDeadline",
     "DeliveryLoopFailed",
+    "FileTransferFailed",
+    "FileTransferred",
     "GetCallbackStats",
     "GetUrl",
     "IntakeLoopFailed",
@@ -26,6 +28,7 @@ __all__ = [
     "TaskObserved",
     "TaskReport",
     "TaskState",
+    "TransferFile",
     "UpdateReceived",
     "Wake",
 ]
@@ -129,6 +132,43 @@ class UpdateReceived:
     """Telegram's update id (the update inbox row)."""
     chat_id: int
     """The chat it belongs to (the routing key)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TransferFile:
+    """A file a user sent, to bring to KIE (handed to the edge's ``TransferPort``): getFile,
+    download from Telegram, upload to KIE. The answer comes back to the chat actor as
+    ``FileTransferred`` or ``FileTransferFailed`` with the same ``transfer_id``."""
+
+    chat_id: int
+    transfer_id: str
+    file_id: str
+    """Telegram's file id (stays valid: a stale upload is redone from it)."""
+    size: int | None = None
+    mime_type: str | None = None
+    name_hint: str = "file"
+
+
+@dataclass(frozen=True, slots=True)
+class FileTransferred:
+    """A file the user sent is at KIE: ``url`` (KIE's downloadUrl) is the input's value."""
+
+    chat_id: int
+    transfer_id: str
+    url: str
+    uploaded_at: float
+    """Unix time of the upload (KIE keeps uploads ~24 h)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileTransferFailed:
+    """A file the user sent could not be brought to KIE."""
+
+    chat_id: int
+    transfer_id: str
+    reason: str
+    """``too_big`` (over Telegram's 20 MB), ``telegram`` or ``kie`` (an error or timeout),
+    ``gone`` (Telegram no longer has the file) or ``refused`` (KIE will not take it)."""
 
 
 # --- janitor (trt_actors.actors.janitor) ------------------------------------------------------

@@ -75,6 +75,8 @@ class Item:
     """URLs of result parts whose send timed out after Telegram had the request."""
     as_links: bool = False
     """Delivery gave up sending the rest of a partly delivered result as media: links now."""
+    buttons_shown: bool = False
+    """The result's buttons went under its last part (else they follow in a short text)."""
     spent: int = 0
     """Attempts used before ``as_links`` (the links message gets a retry budget of its own)."""
 
@@ -268,15 +270,21 @@ class TelegramSender:
             units = [[u] for u in urls]
         if not units:
             return await self.send_text(item, caption or "—")
+        # The "next step" buttons go under the last part; an album takes no keyboard, so
+        # under one they follow in a short text (its own unit: never sent twice).
+        markup = keyboard(item.payload.get("buttons"))
+        last = len(units) - 1
         if item.as_links:
-            await self._links(item, units, caption)
+            await self._links(item, units, caption, markup)
         for index, unit in enumerate(units):
             if index in item.progress:
                 continue
             text = caption if index == 0 else None
+            under = markup if index == last else None
             try:
                 if len(unit) == 1:
-                    item.progress[index] = await self._single(item, media, unit[0], text)
+                    item.progress[index] = await self._single(item, media, unit[0], text, under)
+                    item.buttons_shown |= under is not None
                 else:
                     item.progress[index] = await self._group(item, media, unit, text)
             except TimedOut as exc:
@@ -285,17 +293,25 @@ class TelegramSender:
                 # Most likely in the chat: never sent again unasked (the user gets a button).
                 item.progress[index] = []
                 item.maybe_sent.extend(unit)
+                item.buttons_shown |= under is not None and len(unit) == 1  # most likely too
+        if markup is not None and not item.buttons_shown and len(units) not in item.progress:
+            text = str(item.payload.get("buttons_text") or "…")
+            item.progress[len(units)] = await self.send_text(item, text, markup)
         return item.sent_ids()
 
-    async def _links(self, item: Item, units: list[list[str]], caption: str | None) -> None:
-        """The parts not sent yet, as links in one message."""
+    async def _links(self, item: Item, units: list[list[str]], caption: str | None,
+                     markup: Any = None) -> None:
+        """The parts not sent yet, as links in one message (with the buttons if it ends the
+        result)."""
         left = [i for i in range(len(units)) if i not in item.progress]
         if not left:
             return
         text = texts.result_links(item.lang, [u for i in left for u in units[i]])
         if 0 in left and caption:
             text = f"{caption}\n{text}"
-        ids = await self.send_text(item, text)
+        under = markup if len(units) - 1 in left else None
+        ids = await self.send_text(item, text, under)
+        item.buttons_shown |= under is not None
         for i in left:
             item.progress[i] = ids if i == left[0] else []
 
@@ -317,9 +333,10 @@ class TelegramSender:
             ids += await self._single(item, media, url, caption if i == 0 else None)
         return ids
 
-    async def _single(self, item: Item, media: str, url: str, caption: str | None) -> list[int]:
+    async def _single(self, item: Item, media: str, url: str, caption: str | None,
+                      markup: Any = None) -> list[int]:
         try:
-            return [await self._send_media(item, media, url, caption)]
+            return [await self._send_media(item, media, url, caption, markup)]
         except BadRequest as exc:
             if classify(exc) is not Verdict.REJECTED:
                 raise
@@ -335,17 +352,18 @@ class TelegramSender:
                     else media
                 try:
                     file = telegram.InputFile(data, filename=file_name(url, f"result.{media}"))
-                    return [await self._send_media(item, upload_as, file, caption)]
+                    return [await self._send_media(item, upload_as, file, caption, markup)]
                 except BadRequest as exc:
                     if classify(exc) is not Verdict.REJECTED:
                         raise
         link = texts.result_link(item.lang, url)
-        return await self.send_text(item, f"{caption}\n{link}" if caption else link)
+        return await self.send_text(item, f"{caption}\n{link}" if caption else link, markup)
 
-    async def _send_media(self, item: Item, media: str, what: Any, caption: str | None) -> int:
+    async def _send_media(self, item: Item, media: str, what: Any, caption: str | None,
+                          markup: Any = None) -> int:
         send = getattr(self.bot, f"send_{media}")
         async with self.gate.slot(item.chat_id, 1, item.id):
-            message = await send(item.chat_id, what, caption=caption,
+            message = await send(item.chat_id, what, caption=caption, reply_markup=markup,
                                  read_timeout=self.media_read_timeout)
         return int(message.message_id)
 

@@ -265,7 +265,9 @@ class ChaosRun:
         def confirm_screen() -> dict[str, Any] | None:
             for message in telegram.messages(user)[before:]:
                 rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
-                if rows and rows[0]:
+                # (not an earlier result's "next step" buttons: they come from no screen)
+                if rows and rows[0] and not str(rows[0][0].get("callback_data")).startswith(
+                        ("next:", "again:")):
                     return message
             return None
 

@@ -187,6 +187,11 @@ def test_results_reach_the_chat_as_photo_video_and_audio_and_are_charged_once(
     assert (video["method"], audio["method"]) == ("sendVideo", "sendAudio")
     assert photo["media"]["url"] == picture.result_urls[0]
     assert f"#{picture.id}" in photo["plain_text"]  # the caption names the job
+    # The "next step" buttons ride on the result itself (what the catalog allows, and Again).
+    under = [b["text"] for row in photo["reply_markup"]["inline_keyboard"] for b in row]
+    assert under == ["✏️ Edit", "🎞 Animate", "🔍 Upscale", "✂️ Remove background", "🔁 Again"]
+    under = [b["text"] for row in video["reply_markup"]["inline_keyboard"] for b in row]
+    assert under == ["🔁 Again"]
     sent = rows(store, f"job_id = {picture.id}")
     assert [(r["status"], r["message_ids"]) for r in sent] == [("sent", [photo["message_id"]])]
     assert settlements(store, 101) == [("capture", 2)]
@@ -278,6 +283,7 @@ def test_a_photo_too_big_for_a_url_is_uploaded_and_an_unreachable_one_sent_as_a_
     assert photo["media"]["upload_size"] == len(big)
     (link,) = emu.messages(602)
     assert link["method"] == "sendMessage" and gone.result_urls[0] in link["plain_text"]
+    assert link["reply_markup"]["inline_keyboard"][-1][0]["text"] == "🔁 Again"
     assert settlements(store, 601) == [("capture", 2)] == settlements(store, 602)
 
 
@@ -288,11 +294,15 @@ def test_several_images_arrive_as_one_album(
     job = succeeded_job(store, 701, "z-image", urls)
     start()
     eventually(lambda: state(store, job.id) is JobState.DELIVERED)
-    album = emu.messages(701)
+    *album, follow_up = emu.messages(701)
     assert [m["media"]["url"] for m in album] == urls
     assert len({m["media_group_id"] for m in album}) == 1 and album[0]["media_group_id"]
+    # An album takes no keyboard: the "next step" buttons follow in a short text.
+    assert follow_up["plain_text"] == "What next?" and follow_up["media"] is None
+    assert [b["callback_data"] for row in follow_up["reply_markup"]["inline_keyboard"]
+            for b in row][-1] == f"again:{job.id}"
     (row,) = rows(store, f"job_id = {job.id}")
-    assert row["message_ids"] == [m["message_id"] for m in album]
+    assert row["message_ids"] == [m["message_id"] for m in album] + [follow_up["message_id"]]
 
 
 def test_buttons_edits_answers_and_stars_invoices(

@@ -76,6 +76,7 @@ def env(monkeypatch: pytest.MonkeyPatch, database: str, kie: KieEmulator,
     for name, value in {
         "TRT_TELEGRAM_TOKEN": TOKEN, "TRT_TELEGRAM_API_URL": telegram.url,
         "TRT_KIE_API_KEY": KIE_KEY, "TRT_KIE_API_URL": kie.url, "TRT_KIE_HMAC_KEY": HMAC_KEY,
+        "TRT_KIE_UPLOAD_URL": kie.url,
         "DATABASE_URL": database, "TRT_DATA_DIR": str(tmp_path / "data"),
         "TRT_PUBLIC_CALLBACK_URL": gateway, "TRT_CALLBACK_LISTEN": f"127.0.0.1:{port}",
     }.items():
@@ -104,12 +105,15 @@ def assert_no_secret(output: str) -> None:
 
 def test_all_fine_passes_strict_and_parks_its_probe(
     env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], database: str,
+    kie: KieEmulator,
 ) -> None:
     code, rows, output = check(capsys, "--strict", table=True)
     assert code == 0, output
-    assert [r["status"] for r in rows.values()] == ["ok"] * 9, output
+    assert [r["status"] for r in rows.values()] == ["ok"] * 10, output
     assert list(rows) == ["configuration", "database", "migrations", "catalog", "KIE API",
-                          "KIE credits", "Telegram", "Telegram webhook", "callback URL"]
+                          "KIE credits", "KIE uploads", "Telegram", "Telegram webhook",
+                          "callback URL"]
+    assert not kie.uploads(), "the upload probe creates nothing"
     assert "@" in rows["Telegram"]["detail"]
     assert "✓ callback URL" in output and "FAILED" not in output
     assert_no_secret(output)
@@ -143,6 +147,8 @@ BROKEN = {
     "catalog broken": ("catalog", "aspect_ratio"),
     "KIE key wrong": ("KIE API", "rejected the API key"),
     "KIE credits low": ("KIE credits", "below the threshold"),
+    "KIE upload URL unreachable": ("KIE uploads", "nothing answers"),
+    "KIE upload URL wrong": ("KIE uploads", "no working upload API"),
     "Telegram token wrong": ("Telegram", "rejected TRT_TELEGRAM_TOKEN"),
     "Telegram webhook set": ("Telegram webhook", "will delete it at start"),
     "callback URL unreachable": ("callback URL", "nothing answers"),
@@ -172,6 +178,10 @@ def test_strict_fails_on_each_broken_precondition(
             env.setenv("TRT_KIE_API_KEY", "another-kie-key-000000")
         case "KIE credits low":
             kie.configure(credits=5)
+        case "KIE upload URL unreachable":
+            env.setenv("TRT_KIE_UPLOAD_URL", f"http://127.0.0.1:{closed_port()}")
+        case "KIE upload URL wrong":  # a server, but not KIE's upload API
+            env.setenv("TRT_KIE_UPLOAD_URL", telegram.url)
         case "Telegram token wrong":
             env.setenv("TRT_TELEGRAM_TOKEN", "777002:another-telegram-token-xyz")
         case "Telegram webhook set":  # left by a webhook deployment, the token in its path
@@ -190,7 +200,9 @@ def test_strict_fails_on_each_broken_precondition(
     assert code == 1, output
     assert not rows[row]["ok"] and words in rows[row]["detail"], output
     if broken != "bad setting":  # one broken precondition: every independent row still passes
-        unrelated = {n: r for n, r in rows.items() if n != row and r["status"] != "skipped"}
+        # The one KIE key serves the API and the upload API: both refuse a wrong one.
+        same = {row, "KIE uploads"} if broken == "KIE key wrong" else {row}
+        unrelated = {n: r for n, r in rows.items() if n not in same and r["status"] != "skipped"}
         assert all(r["ok"] for r in unrelated.values()), output
     if broken.startswith(("KIE", "Telegram webhook")):
         assert f"{'!' if broken in WARNINGS else '✗'} {row}" in output

@@ -58,11 +58,12 @@ class Telegram:
 
 
 def start_node(database: str, telegram: Telegram, kie: KieEmulator,
-               token: str = TOKEN_A) -> Node:
+               token: str = TOKEN_A, **overrides: Any) -> Node:
+    """``overrides``: more settings by their environment name (``TRT_KIE_UPLOAD_TTL_S=1``)."""
     settings = load_settings(**{
         "TRT_TELEGRAM_TOKEN": token, "TRT_TELEGRAM_API_URL": telegram.url,
-        "TRT_KIE_API_KEY": KIE_KEY, "TRT_KIE_API_URL": kie.url,
-        "TRT_CALLBACK_LISTEN": "127.0.0.1:0", "TRT_STATUS_LISTEN": "127.0.0.1:0"})
+        "TRT_KIE_API_KEY": KIE_KEY, "TRT_KIE_API_URL": kie.url, "TRT_KIE_UPLOAD_URL": kie.url,
+        "TRT_CALLBACK_LISTEN": "127.0.0.1:0", "TRT_STATUS_LISTEN": "127.0.0.1:0", **overrides})
     return Node(settings, database, load_catalog(), on_give_up=lambda reason: None).start()
 
 

@@ -19,6 +19,7 @@ from trt_actors.conversation.engine import (
     Command,
     ConfirmResult,
     Event,
+    JobResult,
     JobSummary,
     MediaSent,
     PaymentReceived,
@@ -45,14 +46,17 @@ class FakeContext:
     charges: set[str] = field(default_factory=set)
     others: dict[int, int] = field(default_factory=lambda: {42: 5})
     confirm_calls: int = 0
+    transfers: list[dict[str, Any]] = field(default_factory=list)
 
     def balance(self) -> int:
         return self.credits
 
     def confirm_job(
         self, model_id: str, inputs: dict[str, Any], price: int, idempotency_key: str,
+        *, files: list[dict[str, Any]] | None = None,
     ) -> ConfirmResult:
         self.confirm_calls += 1
+        self.confirmed_files = list(files or [])
         if idempotency_key in self.keys:
             return ConfirmResult(self.keys[idempotency_key], False)
         used_free = sum(1 for j in self.jobs if j["price"] == 0)
@@ -75,6 +79,13 @@ class FakeContext:
                        created_at=start + timedelta(minutes=j["id"]), failure=j["failure"])
             for j in reversed(self.jobs)
         ][:limit]
+
+    def job_result(self, job_id: int) -> JobResult | None:
+        for j in self.jobs:
+            if j["id"] == job_id and j["state"] == "delivered" and j["urls"]:
+                return JobResult(j["id"], j["model"], copy.deepcopy(j["inputs"]),
+                                 tuple(j["urls"]), float(j.get("age_s", 60.0)))
+        return None  # another user's, not delivered, or gone with the retention
 
     def cancel_pending_job(self) -> int | None:
         for job in reversed(self.jobs):
@@ -99,6 +110,11 @@ class FakeContext:
 
     def stats(self) -> dict[str, Any]:
         return {"users": 3, "jobs": {"delivered": 5, "failed": 1}}
+
+    def transfer_file(self, transfer_id: str, file_id: str, *, size: int | None,
+                      mime_type: str | None, name_hint: str) -> None:
+        self.transfers.append({"id": transfer_id, "file_id": file_id, "size": size,
+                               "mime_type": mime_type, "name": name_hint})
 
 
 class Chat:

@@ -11,6 +11,8 @@
     P5  3,000 results across 300 chats: drain rate vs 30 msg/s, 429s, per-chat rate
                                                                        ≥ 95 %, zero 429s
     P6  kill -9 with 100,000 in flight: exec → /readyz and → first status poll        ≤ 5 s
+    P7  while 20 users each send a 10 MB photo, other users' /balance p99 over its idle p99
+        (same run); a 5 MB photo → the wizard's next question, p50 / max            ≤ 2×
     P8  1,000,000 rows older than the retention: P2's callback → send p99 at 10/s while the
         janitor purges them, over the same without a purge; rows left beyond the retention
                                                                                 ≤ 2×; 0
@@ -44,7 +46,7 @@ log = logging.getLogger("trt.bench")
 
 ROOT = Path(__file__).resolve().parents[2]
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
-ALL = ("P1", "P2", "P3", "P4", "P5", "P6", "P8")
+ALL = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8")
 BROKEN = "benchmark failed"
 
 
@@ -66,12 +68,18 @@ class Sizes:
     p8_seconds: float = 60.0
     """Each of P8's two phases: callbacks at 10/s for this long (600 latencies: the p99 is
     the 6th slowest, not the 3rd of 300, which one hiccup of a shared machine moves)."""
+    p7_users: int = 20
+    p7_photo_mb: int = 10
+    p7_timed: int = 5
+    p7_timed_mb: int = 5
+    p7_idle_s: float = 10.0
 
 
 FULL = Sizes()
 QUICK = Sizes(p1_jobs=60, pgbench_s=3, p2_seconds=3.0, waiting_jobs=10_000, p3_observe_s=4.0,
               p4_jobs=16, p4_task_s=4.0, p5_results=150, p5_chats=30,
-              waiting_jobs_large=20_000, p8_rows=20_000, p8_seconds=3.0)
+              waiting_jobs_large=20_000, p8_rows=20_000, p8_seconds=3.0,
+              p7_users=5, p7_photo_mb=2, p7_timed=2, p7_idle_s=3.0)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,6 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_selected(env: BenchEnv, only: list[str], sizes: Sizes) -> list[Row]:
     """Run the chosen benchmarks in order; a benchmark that breaks is one failed row."""
     from tools.bench import delivery as bench_delivery
+    from tools.bench import media as bench_media
     from tools.bench import pipeline as bench_pipeline
     from tools.bench import retention as bench_retention
     from tools.bench import waiting as bench_waiting
@@ -105,6 +114,8 @@ def run_selected(env: BenchEnv, only: list[str], sizes: Sizes) -> list[Row]:
             env, s.waiting_jobs_large, s.p3_observe_s, p3=True, p6=False)),
         (("P4",), lambda: bench_waiting.p4_dropped(env, s.p4_jobs, s.p4_task_s)),
         (("P5",), lambda: bench_delivery.p5_backlog(env, s.p5_results, s.p5_chats)),
+        (("P7",), lambda: bench_media.p7_uploads(
+            env, s.p7_users, s.p7_photo_mb, s.p7_timed, s.p7_timed_mb, s.p7_idle_s)),
         (("P8",), lambda: bench_retention.p8_purge(env, s.p8_rows, s.p8_seconds)),
     ]
     rows: list[Row] = []

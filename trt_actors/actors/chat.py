@@ -28,6 +28,8 @@ from trt_actors.conversation.engine import (
     ButtonPressed,
     Command,
     Event,
+    FileFailed,
+    FileReady,
     InvoiceReply,
     MediaSent,
     PaymentReceived,
@@ -41,7 +43,14 @@ from trt_actors.domain.alerts import Alerts
 from trt_actors.errors import DatabaseUnavailable, StoreError
 from trt_actors.infra.retry import Backoff
 from trt_actors.infra.store import Store, Tx, jsonb
-from trt_actors.messages import SubmitJob, UpdateReceived
+from trt_actors.messages import (
+    FileTransferFailed,
+    FileTransferred,
+    SubmitJob,
+    TransferFile,
+    UpdateReceived,
+)
+from trt_actors.ports import TransferPort
 
 log = logging.getLogger("trt.chat")
 
@@ -67,6 +76,8 @@ class ChatDeps:
     """The wait before handling a failed update again (``UPDATE_RETRY`` by default)."""
     update_attempts: int = 5
     """Failed handlings after which an update is parked as poison (never tried again)."""
+    transfers: TransferPort | None = None
+    """Brings files users send to KIE (the edge's transfer pool); None: files are refused."""
 
 
 def chat_router(deps: ChatDeps, *, max_active: int = 16) -> Router:
@@ -98,8 +109,31 @@ def event_of(update: dict[str, Any]) -> tuple[Event | None, dict[str, Any] | Non
         return Text(text), user, None
     for kind in ("photo", "document", "video", "audio", "voice", "sticker", "animation"):
         if kind in message:
-            return MediaSent(kind), user, None
+            return media_event(kind, message), user, None
     return None, user, None
+
+
+def media_event(kind: str, message: dict[str, Any]) -> MediaSent:
+    """A photo (its largest size), document, video, audio or voice note as ``MediaSent``."""
+    item = message.get(kind)
+    if isinstance(item, list):  # a photo: its sizes, the largest last
+        item = item[-1] if item else None
+    if not isinstance(item, dict):
+        return MediaSent(kind)
+
+    def number(key: str) -> int | None:
+        value = item.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def text(key: str) -> str | None:
+        value = item.get(key)
+        return value if isinstance(value, str) and value else None
+
+    group = message.get("media_group_id")
+    return MediaSent(kind, file_id=text("file_id"), file_unique_id=text("file_unique_id"),
+                     size=number("file_size"), mime_type=text("mime_type"),
+                     file_name=text("file_name"), duration=number("duration"),
+                     media_group_id=str(group) if group else None)
 
 
 class ChatActor(VirtualActor):
@@ -113,6 +147,8 @@ class ChatActor(VirtualActor):
         match message:
             case UpdateReceived():
                 self._update(message)
+            case FileTransferred() | FileTransferFailed():
+                self._transferred(message)
             case _:
                 log.warning("chat %s: unexpected message %r", self.key, message)
 
@@ -146,20 +182,53 @@ class ChatActor(VirtualActor):
         if deps.alerts is not None:
             deps.alerts.raise_(POISON_UPDATES, text)
 
+    def _transferred(self, message: FileTransferred | FileTransferFailed) -> None:
+        """A transfer's outcome: the engine takes it in the chat's own transaction."""
+        chat_id = int(self.key)  # type: ignore[call-overload]
+        event: Event = (FileReady(message.transfer_id, message.url, message.uploaded_at)
+                        if isinstance(message, FileTransferred)
+                        else FileFailed(message.transfer_id, message.reason))
+        transfers: list[TransferFile] = []
+        with self.deps.store.transaction() as tx:
+            row = tx.one("session_load_owner", chat_id=chat_id)
+            if row is None or row["user_id"] is None:
+                return
+            user_id, language = int(row["user_id"]), row["language"]
+            ctx = DbChatContext(tx, self.deps, user_id=user_id, chat_id=chat_id,
+                                language=texts.lang_for(language), update_id=0)
+            state, answers = conversation.handle(self.deps.catalog, row["state"], event, ctx,
+                                                 language_code=language)
+            transfers.extend(ctx.transfers)
+            tx.run("session_save", chat_id=chat_id, user_id=user_id, state=jsonb(state))
+            for i, answer in enumerate(answers):
+                self._queue(tx, chat_id, answer, None, f"xfer:{message.transfer_id}:{i}")
+        self._start_transfers(transfers)
+        self.deps.wake_delivery()
+
+    def _start_transfers(self, transfers: list[TransferFile]) -> None:
+        for request in transfers:
+            if self.deps.transfers is None:
+                self.router.route(self.key, FileTransferFailed(
+                    request.chat_id, request.transfer_id, "kie"))
+            else:
+                self.deps.transfers.start(request)
+
     def _handle_once(self, message: UpdateReceived) -> None:
         confirmed: list[int] = []
+        transfers: list[TransferFile] = []
         with self.deps.store.transaction() as tx:
             row = tx.one("update_get", update_id=message.update_id)
             if row is None or row["handled_at"] is not None:
                 return  # replayed after it was handled: nothing to do, nothing to resend
-            self._handle_update(tx, message.update_id, row["payload"], confirmed)
+            self._handle_update(tx, message.update_id, row["payload"], confirmed, transfers)
             tx.run("update_handled", update_id=message.update_id)
         for job_id in confirmed:
             self.deps.jobs.route(job_id, SubmitJob(job_id))
+        self._start_transfers(transfers)
         self.deps.wake_delivery()
 
     def _handle_update(self, tx: Tx, update_id: int, update: dict[str, Any],
-                       confirmed: list[int]) -> None:
+                       confirmed: list[int], transfers: list[TransferFile]) -> None:
         chat_id = int(self.key)  # type: ignore[call-overload]
         if (query := update.get("pre_checkout_query")) is not None:
             self._pre_checkout(tx, chat_id, update_id, query)
@@ -186,6 +255,7 @@ class ChatActor(VirtualActor):
             self.deps.catalog, state_row["state"] if state_row else None, event, ctx,
             language_code=language_code)
         confirmed.extend(ctx.confirmed)
+        transfers.extend(ctx.transfers)
         tx.run("session_save", chat_id=chat_id, user_id=user_id, state=jsonb(state))
         pressed = event.message_id if isinstance(event, ButtonPressed) else None
         for i, answer in enumerate(answers):

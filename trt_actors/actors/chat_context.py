@@ -3,13 +3,15 @@ chat actor's transaction for the update being handled."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from trt_actors.conversation.engine import ConfirmResult, JobSummary
+from trt_actors.conversation.engine import ConfirmResult, JobResult, JobSummary
 from trt_actors.domain import jobs, ledger
 from trt_actors.domain.states import Cause, Failure, JobState
 from trt_actors.errors import CancelTooLate
 from trt_actors.infra.store import Tx
+from trt_actors.messages import TransferFile
 
 if TYPE_CHECKING:
     from trt_actors.actors.chat import ChatDeps
@@ -25,18 +27,21 @@ class DbChatContext:
         self.is_admin = user_id in deps.admin_ids
         self.confirmed: list[int] = []
         """Jobs created by this update; routed to their actors after the commit."""
+        self.transfers: list[TransferFile] = []
+        """Files to bring to KIE; handed to the transfer port after the commit."""
 
     def balance(self) -> int:
         return ledger.balance(self.tx, self.user_id).available
 
     def confirm_job(self, model_id: str, inputs: dict[str, Any], price: int,
-                    idempotency_key: str) -> ConfirmResult:
+                    idempotency_key: str, *,
+                    files: list[dict[str, Any]] | None = None) -> ConfirmResult:
         model = self.deps.catalog.get(model_id)
         new = jobs.NewJob(
             user_id=self.user_id, chat_id=self.chat_id, model_id=model.id,
             family=model.family.value, input=inputs, price=price, free=model.free,
             expected_seconds=model.expected_seconds, max_seconds=model.max_seconds,
-            idempotency_key=idempotency_key)
+            idempotency_key=idempotency_key, files=tuple(files or ()))
         # A savepoint: a refused hold (``InsufficientCredits``, ``FreeLimitReached``, raised to
         # the engine as they are) rolls back only the confirm, not the update.
         with self.tx.savepoint():
@@ -54,6 +59,14 @@ class DbChatContext:
         return [JobSummary(r["id"], r["model_id"], r["state"], r["price"],
                            tuple(r["result_urls"] or ()), r["created_at"], r["failure"])
                 for r in rows]
+
+    def job_result(self, job_id: int) -> JobResult | None:
+        job = jobs.load(self.tx, job_id)
+        if job is None or job.user_id != self.user_id or job.state is not JobState.DELIVERED \
+                or not job.result_urls:
+            return None  # gone with the retention, someone else's, or never delivered
+        age = (datetime.now(UTC) - job.created_at).total_seconds()
+        return JobResult(job.id, job.model_id, dict(job.input), tuple(job.result_urls), age)
 
     def cancel_pending_job(self) -> int | None:
         row = self.tx.one("job_cancel_candidate", user_id=self.user_id)
@@ -94,3 +107,8 @@ class DbChatContext:
 
     def stats(self) -> dict[str, Any]:
         return dict(self.tx.one("bot_stats") or {})
+
+    def transfer_file(self, transfer_id: str, file_id: str, *, size: int | None,
+                      mime_type: str | None, name_hint: str) -> None:
+        self.transfers.append(TransferFile(self.chat_id, transfer_id, file_id, size=size,
+                                           mime_type=mime_type, name_hint=name_hint))

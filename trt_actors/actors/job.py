@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,7 +40,7 @@ from trt_actors.messages import (
     TaskObserved,
     TaskState,
 )
-from trt_actors.ports import InputValidator, KiePort
+from trt_actors.ports import InputValidator, KiePort, TransferPort
 
 log = logging.getLogger("trt.job")
 
@@ -67,6 +68,11 @@ class SubmitPolicy:
     retry_cap: float = 60.0
     first_poll: float = 2.0
     """Seconds from createTask's answer to the first status poll."""
+    upload_ttl: float = 82800.0
+    """``TRT_KIE_UPLOAD_TTL_S``: a file input uploaded longer ago is uploaded again (from
+    its Telegram file_id) before createTask; KIE keeps uploads about 24 h."""
+    reupload_timeout: float = 60.0
+    """The longest one re-upload may hold the job actor (like a createTask call)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +85,8 @@ class JobDeps:
     validate: InputValidator
     alerts: Alerts
     policy: SubmitPolicy
+    transfers: TransferPort | None = None
+    """Re-uploads of stale file inputs (None: the job's URLs are sent as they are)."""
     after_commit: Callable[[], None] | None = None
     """Called after a transaction that queued outbox rows (a result, a failure, progress)
     committed: the node wakes the delivery actor, which otherwise looks only every 0.5 s."""
@@ -145,6 +153,8 @@ class JobActor(VirtualActor):
                 if job is not None:
                     self._deadline(tx, job)
             return
+        if not self._refresh_files(job_id):
+            return
         with self.store.transaction() as tx:
             job = jobs.load(tx, job_id)
             prepared = self._begin_attempt(tx, job) if job is not None else None
@@ -176,6 +186,49 @@ class JobActor(VirtualActor):
         else:
             self.deps.alerts.clear(KIE_ACCOUNT)
             self._submitted(job, task_id, attempt)
+
+    def _refresh_files(self, job_id: int) -> bool:
+        """Upload again the files KIE may have dropped (older than ``upload_ttl``) and commit
+        their new URLs, before any createTask; False: no createTask now (failed or retried).
+
+        The re-upload is a network call like createTask: outside any transaction, bounded by
+        ``reupload_timeout``. A crash during it leaves the job as it was, handed again later."""
+        policy, transfers = self.deps.policy, self.deps.transfers
+        job = jobs.load(self.store, job_id)
+        if (transfers is None or job is None or not job.files
+                or job.state not in (JobState.CREATED, JobState.SUBMITTING)
+                or job.submit_outcome == "created" or self._resubmit_wait(job) > 0
+                or datetime.now(UTC) >= job.deadline_at
+                or job.submit_attempts >= policy.max_attempts):
+            return True  # _begin_attempt decides (postpones, fails or skips)
+        stale = jobs.stale_files(job, policy.upload_ttl, time.time())
+        if not stale:
+            return True
+        fresh: dict[tuple[str, int], tuple[str, float]] = {}
+        try:
+            for record in stale:
+                key = (str(record["field"]), int(record.get("index") or 0))
+                fresh[key] = transfers.reupload(
+                    str(record["file_id"]), name_hint=str(record.get("name") or "file"),
+                    mime_type=record.get("mime"), timeout=policy.reupload_timeout)
+        except KieFinal as exc:
+            self._fail(job, Failure.FILE_GONE, Cause.SUBMIT, str(exc))
+            return False
+        except KieRetryable as exc:
+            attempt = job.submit_attempts + 1
+            backoff = Backoff(policy.retry_base, policy.retry_cap, jitter=(1.0, 1.5))
+            delay = exc.retry_after or backoff.delay(attempt)
+            self.store.run("job_reupload_retry", job_id=job.id, check_in=delay,
+                           detail=f"attempt {attempt}: {exc}")
+            log.info("job %s: re-upload retryable (%s); next try in %.1fs", job.id, exc, delay)
+            return False
+        with self.store.transaction() as tx:
+            replaced = jobs.replace_files(tx, job, fresh)
+            if replaced is not None:
+                tx.run("job_note", job_id=job.id, cause=Cause.SUBMIT.value,
+                       detail=f"{len(fresh)} stale upload(s) redone")
+        log.info("job %s: %d stale upload(s) redone", job.id, len(fresh))
+        return True
 
     def _create_wait(self) -> float:
         """Seconds to postpone a submit because no createTask is allowed now (0: go)."""

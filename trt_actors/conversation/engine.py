@@ -16,8 +16,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from trt_actors.catalog.model import Catalog, FieldType
-from trt_actors.conversation import commands, texts, wizard
+from trt_actors.catalog.model import Catalog
+from trt_actors.conversation import commands, files, next_step, texts, wizard
 from trt_actors.conversation.gen import gen
 from trt_actors.conversation.session import Session, fresh_state
 from trt_actors.conversation.types import (
@@ -29,7 +29,10 @@ from trt_actors.conversation.types import (
     Command,
     ConfirmResult,
     Event,
+    FileFailed,
+    FileReady,
     InvoiceReply,
+    JobResult,
     JobSummary,
     MediaSent,
     PaymentReceived,
@@ -50,6 +53,7 @@ __all__ = [
     "ConfirmResult",
     "Event",
     "InvoiceReply",
+    "JobResult",
     "JobSummary",
     "MediaSent",
     "PaymentReceived",
@@ -86,7 +90,11 @@ def handle(
         case Text(text=text):
             _text(s, text)
         case MediaSent():
-            _media(s)
+            _media(s, event)
+        case FileReady():
+            files.on_ready(s, event)
+        case FileFailed():
+            files.on_failed(s, event)
         case PaymentReceived():
             commands.payment(s, event)
         case _:
@@ -125,6 +133,9 @@ def _command(s: Session, name: str, args: str) -> None:
 
 
 def _button(s: Session, data: str) -> None:
+    if next_step.is_ours(data):  # under a result: never expires, names the job
+        next_step.press(s, data)
+        return
     pressed = s.pressed(data)
     action = s.current_action(*pressed) if pressed else None
     if action is None:
@@ -169,6 +180,8 @@ def _button(s: Session, data: str) -> None:
             commands.invoice(s, rest[0])
         case "help":
             s.say(s.t("help"))
+        case next_step.PICK:
+            next_step.pick(s, rest[0], rest[1])
         case _:
             _wizard_button(s, verb, rest, s.st["menu"])
 
@@ -193,6 +206,8 @@ def _wizard_button(s: Session, verb: str, rest: list[Any], menu: int) -> None:
             wizard.pick_field(s, model, rest[0])
         case "edit":
             wizard.edit_list(s, model, replace=True)
+        case "filesdone" if w["phase"] == "ask":
+            files.done(s, model)
         case "confirm":
             wizard.confirm(s, model, menu)
         case "cancel":
@@ -217,18 +232,19 @@ def _text(s: Session, text: str) -> None:
         wizard.show_current(s, prefix=s.t("buttons_please"))
 
 
-def _media(s: Session) -> None:
+def _media(s: Session, event: MediaSent) -> None:
     w = s.wizard
     model = s.model_of_wizard()
     if w is None or model is None:
         if w is None:
             s.say(texts.unexpected_input(s.lang))
         return
-    wants_link = False
     if w["phase"] == "ask":
         try:
-            wants_link = model.field(w["field"]).type in (FieldType.URL, FieldType.URL_LIST)
+            field = model.field(w["field"])
         except KeyError:
-            wants_link = False
-    prefix = s.t("media_not_link") if wants_link else s.t("unexpected")
-    wizard.show_current(s, prefix=prefix)
+            field = None
+        if field is not None and files.takes_files(field):
+            files.on_media(s, model, field, event)
+            return
+    wizard.show_current(s, prefix=s.t("unexpected"))

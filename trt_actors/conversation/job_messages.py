@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from trt_actors.catalog.model import Catalog
 from trt_actors.conversation import texts
+from trt_actors.conversation.next_step import result_buttons
 from trt_actors.domain.jobs import Job, load
 from trt_actors.domain.outbox import add
 from trt_actors.domain.states import Failure, JobState
@@ -58,8 +59,11 @@ class JobMessages:
         model = self.catalog.models.get(job.model_id)
         title = model.title.get(lang) if model else job.model_id
         kind = model.result_kind.value if model else "document"
+        # The "next step" buttons (and "Again"): under the last part, or a follow-up text.
         return {"urls": urls, "result_kind": kind,
-                "caption": texts.result_caption(lang, title, job_id=job.id)}
+                "caption": texts.result_caption(lang, title, job_id=job.id),
+                "buttons": result_buttons(self.catalog, lang, job.id, job.model_id),
+                "buttons_text": texts.t(lang, "next.buttons")}
 
     def maybe_not_arrived(self, tx: Tx, job: Job) -> None:
         """After a delivery with parts whose send timed out: the button to get them again."""

@@ -91,6 +91,13 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "The generation service did not answer, so the job was stopped.",
         "Сервис генерации не ответил, поэтому задание остановлено.",
     ),
+    "fail.file_gone": (
+        "A file you sent could no longer be brought to the model (its upload had expired and "
+        "it could not be uploaded again), so the job did not start. Please send it again.",
+        "Отправленный файл больше не удалось передать модели (срок хранения загрузки истёк, "
+        "а загрузить его заново не получилось), поэтому задание не запущено. "
+        "Пожалуйста, отправьте его снова.",
+    ),
     "fail.other": ("The job failed.", "Задание не выполнено."),
     "fail.header": ("❌ Job #{job} failed.", "❌ Задание #{job} не выполнено."),
     "fail.refund": (

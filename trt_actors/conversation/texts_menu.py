@@ -7,6 +7,8 @@ unit test checks that).
 
 from __future__ import annotations
 
+from trt_actors.conversation.texts_files import FILE_TEXTS
+
 KIND_LABELS: dict[str, tuple[str, str]] = {
     "text-to-image": ("🖼 Images", "🖼 Изображения"),
     "image-to-image": ("🔁 Image to image", "🔁 Картинка по картинке"),
@@ -63,6 +65,29 @@ FIELD_NAMES: dict[str, tuple[str, str]] = {
 }
 
 MENU_TEXTS: dict[str, tuple[str, str]] = {
+    # --- "next step" buttons under a result (conversation/next_step.py) ---
+    "next.edit": ("✏️ Edit", "✏️ Изменить"),
+    "next.animate": ("🎞 Animate", "🎞 Оживить"),
+    "next.upscale": ("🔍 Upscale", "🔍 Увеличить"),
+    "next.nobg": ("✂️ Remove background", "✂️ Убрать фон"),
+    "next.again": ("🔁 Again", "🔁 Ещё раз"),
+    "next.buttons": ("What next?", "Что дальше?"),
+    "next.pick": (
+        "Which model should take result #{job}?",
+        "Какой модели передать результат №{job}?",
+    ),
+    "next.gone": (
+        "This result is no longer available: start a new order from /start.",
+        "Этот результат больше недоступен: начните новый заказ через /start.",
+    ),
+    "next.none": (
+        "No model takes this result any more.",
+        "Этот результат больше не принимает ни одна модель.",
+    ),
+    "next.prefilled": (
+        "Using result #{job} as the input.",
+        "Беру результат №{job} как входные данные.",
+    ),
     # --- buttons ---
     "btn.free": ("🎁 Free models", "🎁 Бесплатные модели"),
     "btn.topup": ("⭐ Top up", "⭐ Пополнить"),
@@ -279,3 +304,4 @@ MENU_TEXTS: dict[str, tuple[str, str]] = {
     ),
     "stats.title": ("📊 Stats:", "📊 Статистика:"),
 }
+MENU_TEXTS |= FILE_TEXTS

@@ -83,9 +83,35 @@ class ButtonPressed:
 
 @dataclass(frozen=True, slots=True)
 class MediaSent:
-    """The user sent a photo, document, video, ... instead of text."""
+    """The user sent a photo, document, video, audio, voice note, ... instead of text."""
 
     kind: str
+    """Telegram's name: ``photo``, ``document``, ``video``, ``audio``, ``voice``, ..."""
+    file_id: str | None = None
+    file_unique_id: str | None = None
+    size: int | None = None
+    mime_type: str | None = None
+    file_name: str | None = None
+    duration: int | None = None
+    media_group_id: str | None = None
+    """Set on each message of an album."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileReady:
+    """A file the user sent is uploaded to KIE (``transfer_id`` as the engine asked)."""
+
+    transfer_id: str
+    url: str
+    uploaded_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class FileFailed:
+    """A file the user sent could not be uploaded: ``too_big``, ``telegram`` or ``kie``."""
+
+    transfer_id: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +126,7 @@ class PaymentReceived:
     """total_amount paid, in Stars."""
 
 
-Event = Text | Command | ButtonPressed | MediaSent | PaymentReceived
+Event = Text | Command | ButtonPressed | MediaSent | PaymentReceived | FileReady | FileFailed
 
 # --- what the engine asks of the chat actor ------------------------------------------------
 
@@ -129,6 +155,20 @@ class JobSummary:
     """A ``states.Failure`` value when the job failed."""
 
 
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    """A delivered job of this user, for the "next step" buttons under its result."""
+
+    job_id: int
+    model_id: str
+    inputs: dict[str, Any]
+    """The order's inputs, as confirmed."""
+    result_urls: tuple[str, ...]
+    """KIE's result URLs (what the next model gets, never a re-upload)."""
+    age_s: float = 0.0
+    """Seconds since the job was created (KIE's result URLs do not live for ever)."""
+
+
 class ChatContext(Protocol):
     """What the engine may ask of the chat actor (PostgreSQL behind it; a fake in unit tests).
 
@@ -146,8 +186,10 @@ class ChatContext(Protocol):
 
     def confirm_job(
         self, model_id: str, inputs: dict[str, Any], price: int, idempotency_key: str,
+        *, files: list[dict[str, Any]] | None = None,
     ) -> ConfirmResult:
-        """Create the job and its credit hold in one transaction, once per key.
+        """Create the job and its credit hold in one transaction, once per key; ``files``:
+        the records of the files sent as inputs (``files.records``), kept with the job.
 
         Raises ``errors.InsufficientCredits`` or ``errors.FreeLimitReached`` and creates nothing.
         """
@@ -155,6 +197,11 @@ class ChatContext(Protocol):
 
     def recent_jobs(self, limit: int) -> list[JobSummary]:
         """The user's newest jobs, newest first."""
+        ...
+
+    def job_result(self, job_id: int) -> JobResult | None:
+        """This user's delivered job ``job_id``; None when it is someone else's, not
+        delivered, or gone (older than the retention)."""
         ...
 
     def cancel_pending_job(self) -> int | None:
@@ -175,6 +222,12 @@ class ChatContext(Protocol):
 
     def stats(self) -> dict[str, Any]:
         """A few numbers for /stats."""
+        ...
+
+    def transfer_file(self, transfer_id: str, file_id: str, *, size: int | None,
+                      mime_type: str | None, name_hint: str) -> None:
+        """Bring a file the user sent to KIE, after this event commits (off the actor's
+        thread); its outcome comes back as a ``FileReady`` or ``FileFailed`` event."""
         ...
 
 

@@ -107,14 +107,18 @@ def hint(s: Session, field: FieldSpec) -> str:
         return s.t("hint.boolean")
     rule = rule_for(field).get(s.lang) + "."
     if field.type in (FieldType.URL, FieldType.URL_LIST):
-        rule += "\n" + s.t("hint.links_note")
+        from trt_actors.conversation import files  # it builds on this module
+
+        rule += "\n" + files.hint(s, field)
     return rule
 
 
 def ask(
     s: Session, model: ModelSpec, field: FieldSpec, *, replace: bool = False, prefix: str = "",
+    extra: Row | None = None,
 ) -> None:
-    """Ask ``field``: a header (step n/m, optional or edit), what to send, the buttons."""
+    """Ask ``field``: a header (step n/m, optional or edit), what to send, the buttons
+    (``extra`` a row of its own above Back/Cancel, e.g. Done for files)."""
     w = s.st["wizard"]
     w.update(phase="ask", field=field.name)
     mode = w["mode"]
@@ -139,6 +143,8 @@ def ask(
             rows.append([(c, ["set", c]) for c in choices[i : i + _ENUM_BUTTONS_PER_ROW]])
     elif field.type is FieldType.BOOLEAN:
         rows.append([(s.t("btn.yes"), ["set", True]), (s.t("btn.no"), ["set", False])])
+    if extra:
+        rows.append(extra)
     tail: Row = []
     if mode != "required":
         if not field.required:
@@ -165,12 +171,19 @@ def answer_text(s: Session, model: ModelSpec, text: str) -> None:
     field = current_field(s, model)
     if field is None:
         return
+    if field.type in (FieldType.URL, FieldType.URL_LIST):
+        from trt_actors.conversation import files
+
+        if text.strip().casefold() in ("done", "готово") and s.st["wizard"].get("files"):
+            files.done(s, model)
+            return
     try:
         value = parse_field(field, text)
     except FieldRejected as rejected:
         prefix = s.t("rejected", message=rejected.message.get(s.lang))
         ask(s, model, field, prefix=prefix)
         return
+    (s.st["wizard"].get("files") or {}).pop(field.name, None)  # links replace sent files
     accept(s, model, field, value)
 
 
@@ -321,7 +334,10 @@ def confirm(s: Session, model: ModelSpec, menu: int) -> None:
         return
     key = idempotency_key(s.ctx.chat_id, menu, model.id, order["inputs"])
     try:
-        result = s.ctx.confirm_job(model.id, dict(order["inputs"]), order["price"], key)
+        from trt_actors.conversation import files  # it builds on this module
+
+        result = s.ctx.confirm_job(model.id, dict(order["inputs"]), order["price"], key,
+                                   files=files.records(w, order["inputs"]))
     except InsufficientCredits:
         # The confirm screen stays current: after /topup the user can press it again.
         s.say(texts.insufficient_credits(s.lang, order["price"], s.ctx.balance()))

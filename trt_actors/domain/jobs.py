@@ -46,6 +46,8 @@ class Job:
     status_outbox_id: int | None
     submit_outcome_at: datetime | None = None
     """When the last createTask attempt began or got its outcome (``submit_outcome``)."""
+    files: tuple[dict[str, Any], ...] = ()
+    """The files the user sent (``FileRecord`` dicts), whose URLs are in ``input``."""
 
     @classmethod
     def from_row(cls, row: Row) -> Job:
@@ -61,6 +63,7 @@ class Job:
             created_at=row["created_at"], submitted_at=row["submitted_at"],
             status_outbox_id=row["status_outbox_id"],
             submit_outcome_at=row.get("submit_outcome_at"),
+            files=tuple(row.get("files") or ()),
         )
 
 
@@ -78,6 +81,9 @@ class NewJob:
     expected_seconds: int
     max_seconds: int
     idempotency_key: str
+    files: tuple[Mapping[str, Any], ...] = ()
+    """Per file sent: field, index (in a list field), url, file_id, uploaded_at (unix s),
+    and mime / name when known."""
 
 
 def hold_ref(job_id: int) -> str:
@@ -112,6 +118,7 @@ def confirm_in(
         family=new.family, input=jsonb(dict(new.input)), price=new.price, free=new.free,
         callback_token=secrets.token_urlsafe(24), idempotency_key=new.idempotency_key,
         expected_seconds=new.expected_seconds, max_seconds=new.max_seconds,
+        files=jsonb([dict(f) for f in new.files]),
     )
     if row is None:  # a concurrent confirm with the same key won the insert
         raced = tx.one("job_by_idempotency_key", idempotency_key=new.idempotency_key)
@@ -158,6 +165,36 @@ def move(
         if job.free:
             tx.run("free_return", user_id=job.user_id, day=job.created_at.date())
     return job
+
+
+def stale_files(job: Job, ttl: float, now: float) -> list[dict[str, Any]]:
+    """The job's files uploaded more than ``ttl`` seconds before ``now`` (unix s): KIE may
+    have dropped them, so they are uploaded again before createTask."""
+    return [dict(f) for f in job.files if now - float(f.get("uploaded_at") or 0) > ttl]
+
+
+def replace_files(tx: Tx, job: Job, fresh: Mapping[tuple[str, int], tuple[str, float]]
+                  ) -> Job | None:
+    """Put re-uploaded URLs (``(field, index) -> (url, uploaded_at)``) into the job's input
+    and file records; guarded: ``None`` when the job moved on or its files changed meanwhile."""
+    values = dict(job.input)
+    files = []
+    for record in job.files:
+        key = (str(record["field"]), int(record.get("index") or 0))
+        if key in fresh:
+            url, uploaded_at = fresh[key]
+            old = record["url"]
+            record = {**record, "url": url, "uploaded_at": uploaded_at}
+            current = values.get(key[0])
+            if isinstance(current, list):
+                values[key[0]] = [url if i == key[1] and v == old else v
+                                  for i, v in enumerate(current)]
+            elif current == old:
+                values[key[0]] = url
+        files.append(dict(record))
+    row = tx.one("job_replace_files", job_id=job.id, input=jsonb(values), files=jsonb(files),
+                 old_files=jsonb([dict(f) for f in job.files]))
+    return Job.from_row(row) if row else None
 
 
 def move_or_raise(tx: Tx, job: Job, to: JobState, cause: Cause, **kwargs: Any) -> Job:

@@ -99,4 +99,7 @@ class Failure(enum.StrEnum):
     SUBMIT_UNKNOWN = "submit_unknown"
     """createTask outcomes stayed unknown through every allowed attempt."""
     UNDELIVERABLE = "undeliverable"
+    FILE_GONE = "file_gone"
+    """A file the user sent could not be uploaded again before createTask (KIE keeps uploads
+    about 24 h; Telegram no longer has it, or KIE refused it)."""
     """Telegram refuses to deliver to this chat (the user blocked the bot)."""

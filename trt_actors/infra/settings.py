@@ -71,6 +71,12 @@ class Settings(DatabaseSettings):
         "https://api.telegram.org", validation_alias="TRT_TELEGRAM_API_URL")
     kie_api_key: SecretStr = Field(validation_alias="TRT_KIE_API_KEY")
     kie_api_url: str = Field("https://api.kie.ai", validation_alias="TRT_KIE_API_URL")
+    # KIE's file upload API (users' photos and files become URLs a model accepts).
+    kie_upload_url: str = Field(
+        "https://kieai.redpandaai.co", validation_alias="TRT_KIE_UPLOAD_URL")
+    # KIE keeps uploads ~24 h: an input uploaded longer ago than this is uploaded again (from
+    # the Telegram file_id) before createTask. The default leaves an hour's margin.
+    kie_upload_ttl_s: float = Field(82800, gt=0, validation_alias="TRT_KIE_UPLOAD_TTL_S")
     public_callback_url: str | None = Field(None, validation_alias="TRT_PUBLIC_CALLBACK_URL")
     callback_listen: str = Field("127.0.0.1:8080", validation_alias="TRT_CALLBACK_LISTEN")
     status_listen: str = Field("127.0.0.1:8081", validation_alias="TRT_STATUS_LISTEN")
@@ -125,7 +131,8 @@ class Settings(DatabaseSettings):
             raise ValueError("must be your KIE API key (at least 8 characters)")
         return value
 
-    @field_validator("telegram_api_url", "kie_api_url", "public_callback_url")
+    @field_validator(
+        "telegram_api_url", "kie_api_url", "kie_upload_url", "public_callback_url")
     @classmethod
     def _urls(cls, value: str | None, info: Any) -> str | None:
         return _http_url(info.field_name, value)

@@ -1,0 +1,219 @@
+"""P7: nobody waits for someone else's upload.
+
+Users bring Remove Background's wizard to its image question (its only field: the photo is
+followed by the confirm screen). Other users send ``/balance`` over and over from a few
+threads; each answer's latency is the bot's reply ``sent_at`` minus the user's message
+``sent_at``, both recorded by the Telegram emulator (no polling granularity in them). The
+p99 is taken once with nothing else going on (idle) and once while ``users`` photos of
+``photo_mb`` each travel getFile → download → KIE stream upload (under load), in the same
+run against the same node. Then, with the node idle again, a few users send a ``timed_mb``
+photo one after another: photo → the confirm screen (the wizard's next question).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sandbox.telegram_content import make_content
+from sandbox.telegram_emulator import TelegramEmulator
+from tools.bench.env import (
+    BenchEnv,
+    CpuSplit,
+    Row,
+    load_note,
+    median,
+    pause,
+    percentile,
+    wait_for,
+)
+from tools.bench.pipeline import UNLIMITED_TELEGRAM
+
+FIRST_USER = 700_000
+MB = 1024 * 1024
+KIND, MODEL = "Remove background", "Remove Background"
+ASKED, NEXT = "photo or file", "check your order"
+PROBERS = 4
+"""Users sending ``/balance`` in a loop, each from a thread of its own."""
+WARM_UP = 3
+"""``/balance`` answers per prober before measuring: a new user's first ones are slower."""
+
+
+def _bot_after(telegram: TelegramEmulator, user: int, message_id: int) -> bool:
+    """Whether the bot has sent a message after ``message_id`` in the user's chat (loop
+    thread only: read in ``wait_until``)."""
+    chat = telegram.core.bot(None).chats.get(user)
+    return chat is not None and any(r.sender == "bot" and r.message_id > message_id
+                                    for r in chat.messages.values())
+
+
+def _replies(telegram: TelegramEmulator, users: list[int]) -> tuple[int, int, set[str]]:
+    """(``/balance`` messages, bot answers, the start of every second answer in a row) in
+    the probers' chats."""
+    asked = answered = 0
+    extra: set[str] = set()
+    for user in users:
+        previous = "user"
+        for m in telegram.messages(user, include_user=True):
+            asked += m["sender"] == "user"
+            answered += m["sender"] == "bot"
+            if m["sender"] == previous == "bot":
+                extra.add(str(m.get("plain_text") or "")[:40])
+            previous = m["sender"]
+    return asked, answered, extra
+
+
+def _has_text(telegram: TelegramEmulator, user: int, words: str, after: int = 0) -> bool:
+    return any(words in str(m.get("plain_text") or "")
+               for m in telegram.messages(user) if int(m["message_id"]) > after)
+
+
+def _press(telegram: TelegramEmulator, user: int, label: str) -> None:
+    for message in reversed(telegram.messages(user)):
+        for row in (message.get("reply_markup") or {}).get("inline_keyboard") or []:
+            for button in row:
+                if label in button["text"]:
+                    telegram.press_button(user, message["message_id"], button["callback_data"])
+                    return
+    raise RuntimeError(f"user {user}: no button {label!r}")
+
+
+def _to_question(telegram: TelegramEmulator, users: list[int]) -> None:
+    """Every user in ``users``: /start → kind → model → Start → the image question."""
+    steps: list[tuple[Callable[[int], Any], str]] = [
+        (lambda u: telegram.send_text(u, "/start"), "What would you like to make?"),
+        (lambda u: _press(telegram, u, KIND), "choose a model"),
+        (lambda u: _press(telegram, u, MODEL), "Price"),
+        (lambda u: _press(telegram, u, "Start"), ASKED),
+    ]
+    for act, expect in steps:
+        for user in users:
+            act(user)
+        def arrived(expect: str = expect) -> bool:
+            return all(_has_text(telegram, u, expect) for u in users)
+
+        wait_for(arrived, 60 + len(users), f"every user at {expect!r}", poll=0.1)
+
+
+def _reply_latency(telegram: TelegramEmulator, user: int, message_id: int,
+                   words: str = "") -> float:
+    """Seconds from the user's message ``message_id`` to the bot's first message after it
+    (containing ``words``)."""
+    chat = telegram.messages(user, include_user=True)
+    asked = next(m for m in chat if m["sender"] == "user" and m["message_id"] == message_id)
+    answer = next(m for m in chat if m["sender"] == "bot" and m["message_id"] > message_id
+                  and words in str(m.get("plain_text") or ""))
+    return float(answer["sent_at"]) - float(asked["sent_at"])
+
+
+class BalanceProbes:
+    """``PROBERS`` users asking ``/balance`` back to back; (sent at, latency) of each."""
+
+    def __init__(self, telegram: TelegramEmulator, first_user: int) -> None:
+        self.telegram = telegram
+        self.users = list(range(first_user, first_user + PROBERS))
+        self.samples: list[tuple[float, float]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def ask(self, user: int) -> tuple[float, float]:
+        sent = int(self.telegram.send_text(user, "/balance")["message_id"])
+        self.telegram.wait_until(lambda: _bot_after(self.telegram, user, sent), 30)
+        chat = self.telegram.messages(user, include_user=True)
+        asked = next(m for m in chat if m["sender"] == "user" and m["message_id"] == sent)
+        new = [m for m in chat if m["sender"] == "bot" and m["message_id"] > sent]
+        return time.time(), float(new[0]["sent_at"]) - float(asked["sent_at"])
+
+    def warm_up(self) -> None:
+        for user in self.users:
+            for _ in range(WARM_UP):
+                self.ask(user)
+
+    def _loop(self, user: int) -> None:
+        while not self._stop.is_set():
+            at, latency = self.ask(user)
+            with self._lock:
+                self.samples.append((at, latency))
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._threads = [threading.Thread(target=self._loop, args=(u,), daemon=True)
+                         for u in self.users]
+        for t in self._threads:
+            t.start()
+
+    def stop(self) -> list[tuple[float, float]]:
+        self._stop.set()
+        for t in self._threads:
+            t.join(60)
+        with self._lock:
+            taken, self.samples = self.samples, []
+        return taken
+
+
+def p7_uploads(env: BenchEnv, users: int, photo_mb: int, timed: int, timed_mb: int,
+               idle_s: float) -> list[Row]:
+    url = env.database("p7")
+    kie_config = {"duration_s": 0, "rate_limits": False}
+    with env.emulators(kie=kie_config, telegram={"flood_limits": False}) as (kie, telegram), \
+            env.node(url, kie, telegram, "p7", None, TRT_WELCOME_CREDITS="100",
+                     TRT_KIE_UPLOAD_URL=kie.url, **UNLIMITED_TELEGRAM) as node:
+        loaders = list(range(FIRST_USER, FIRST_USER + users))
+        timers = list(range(FIRST_USER + users, FIRST_USER + users + timed))
+        _to_question(telegram, loaders + timers)
+        probes = BalanceProbes(telegram, FIRST_USER + users + timed)
+        probes.warm_up()
+
+        probes.start()  # idle
+        pause.wait(idle_s)  # the idle phase lasts this long; the probes run meanwhile
+        idle = [lat for _, lat in probes.stop()]
+
+        asked = {u: int(telegram.messages(u)[-1]["message_id"]) for u in loaders}
+        photo = make_content("image/jpeg", photo_mb * MB)  # made before the clock runs
+        split = CpuSplit(node)
+        probes.start()
+        started = time.time()
+        for user in loaders:
+            telegram.send_media(user, "photo", content=photo)
+        wait_for(lambda: all(_has_text(telegram, u, NEXT, asked[u]) for u in loaders),
+                 120 + 10 * users, "every loader's confirm screen", poll=0.05)
+        finished = time.time()
+        cpu = split.note()
+        loaded = [lat for at, lat in probes.stop() if started <= at - lat <= finished]
+
+        photo_to_next: list[float] = []
+        for user in timers:
+            sent = int(telegram.send_media(user, "photo", size=timed_mb * MB)["message_id"])
+
+            def next_question(user: int = user, sent: int = sent) -> bool:
+                return _has_text(telegram, user, NEXT, sent)
+
+            wait_for(next_question, 60, "the timed user's confirm screen", poll=0.02)
+            photo_to_next.append(_reply_latency(telegram, user, sent, NEXT))
+        uploads = len(kie.uploads())
+        asked_n, answered_n, extra = _replies(telegram, probes.users)
+    idle_p99, load_p99 = percentile(idle, 99) * 1000, percentile(loaded, 99) * 1000
+    ratio = load_p99 / idle_p99 if idle_p99 > 0 else float("inf")
+    window = finished - started
+    note = (f"{users} users × {photo_mb} MB photos (Remove Background's image question): all "
+            f"confirm screens {window:.1f} s after the first photo "
+            f"({users * photo_mb / window:.0f} MB/s through getFile → download → KIE upload); "
+            f"/balance from {PROBERS} users back to back: {len(idle)} answers idle "
+            f"({idle_s:.0f} s), {len(loaded)} under load (p50 {median(idle) * 1000:.0f} → "
+            f"{median(loaded) * 1000:.0f} ms); {answered_n} answers to {asked_n} /balance "
+            f"messages (two in a row, once per prober, its welcome: "
+            f"{sorted(extra)}); "
+            f"{uploads} KIE uploads; {cpu}; {load_note()}")
+    timed_note = (f"{timed} users one after another, node idle: the photo's message → the "
+                  f"confirm screen, both as the Telegram emulator recorded them")
+    return [
+        Row("P7", f"/balance p99 idle / while {users} users send {photo_mb} MB photos",
+            f"{idle_p99:.0f} / {load_p99:.0f} ms", note=note),
+        Row("P7", "/balance p99 under load / idle", f"{ratio:.2f}×", "≤ 2×", ratio <= 2.0),
+        Row("P7", f"{timed_mb} MB photo → next question, p50 / max",
+            f"{median(photo_to_next) * 1000:.0f} / {max(photo_to_next) * 1000:.0f} ms",
+            note=timed_note),
+    ]

@@ -1,0 +1,149 @@
+"""Results feed the next step: the buttons under a delivered result, and what they do.
+
+Under a result, one button per group of models that take it as input ("✏️ Edit",
+"🎞 Animate", "🔍 Upscale", "✂️ Remove background"; derived from the catalog: a model whose
+required url field asks for the result's kind of media), at most ``MAX_GROUPS``, and
+"🔁 Again", which repeats the same order through a new confirm screen (a new price check and
+hold when confirmed; never a silent charge).
+
+The buttons belong to no menu (a result stays in the chat for days), so their data names the
+job, never a URL: ``next:<job id>:<group>`` and ``again:<job id>``. A press reads the job back
+through the ``ChatContext``; a job of another user, not delivered, or gone with the retention
+answers "no longer available" and changes nothing, as does a next step from a result older
+than ``RESULT_LIVE_S`` (KIE no longer keeps it). The next model's url field is prefilled
+with the job's KIE result URL (no re-upload), and the wizard asks what is still missing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trt_actors.catalog.model import Catalog, FieldSpec, FieldType, ModelSpec
+from trt_actors.conversation import texts, wizard
+from trt_actors.conversation.session import Row, Session
+from trt_actors.conversation.types import JobResult
+
+NEXT_PREFIX = "next:"
+"""``next:<job id>:<group>``: offer the group's models for the job's result."""
+AGAIN_PREFIX = "again:"
+"""``again:<job id>``: the same order again, through a new confirm screen."""
+RESULT_LIVE_S = 24 * 3600.0
+"""How long a result's URL may be offered to the next model: KIE's docs say its result URLs
+live 24 hours (elsewhere 14 days); the shorter. "Again" needs only the inputs: no limit."""
+MAX_GROUPS = 4
+"""Group buttons under one result (the catalog may allow more kinds of next step)."""
+PICK = "nextpick"
+"""The picker screen's action verb: ``["nextpick", job id, model id]``."""
+
+GROUP_OF_KIND: dict[str, str] = {
+    # What a model does -> the button it is offered under (kinds not listed: their own).
+    "image-edit": "edit", "image-to-image": "edit", "reframe": "edit",
+    "image-to-video": "animate",
+    "upscale": "upscale",
+    "background-removal": "nobg",
+}
+_GROUP_ORDER = ("edit", "animate", "upscale", "nobg")
+
+
+def media_field(model: ModelSpec, kind: str) -> FieldSpec | None:
+    """The required url field of ``model`` that takes a ``kind`` result (image, video...)."""
+    return next((f for f in model.required_fields
+                 if f.type in (FieldType.URL, FieldType.URL_LIST) and f.media is not None
+                 and f.media.value == kind), None)
+
+
+def groups(catalog: Catalog, kind: str) -> dict[str, list[ModelSpec]]:
+    """The models that take a ``kind`` result, by group, in button order (at most
+    ``MAX_GROUPS``; the catalog's order within a group)."""
+    found: dict[str, list[ModelSpec]] = {}
+    for model in catalog.models.values():
+        if media_field(model, kind) is not None:
+            found.setdefault(GROUP_OF_KIND.get(model.kind, model.kind), []).append(model)
+
+    def rank(group: str) -> int:
+        return _GROUP_ORDER.index(group) if group in _GROUP_ORDER else len(_GROUP_ORDER)
+
+    order = sorted(found, key=rank)[:MAX_GROUPS]
+    return {g: found[g] for g in order}
+
+
+def group_label(lang: str, group: str) -> str:
+    key = f"next.{group}"
+    return texts.t(lang, key) if texts.has_text(key) else texts.kind_label(lang, group)
+
+
+def result_buttons(catalog: Catalog, lang: str, job_id: int,
+                   model_id: str) -> list[list[dict[str, str]]]:
+    """The keyboard under a result (outbox payload form): the groups, two a row, then Again."""
+    model = catalog.models.get(model_id)
+    if model is None:
+        return []
+    buttons = [{"label": group_label(lang, g), "data": f"{NEXT_PREFIX}{job_id}:{g}"}
+               for g in groups(catalog, model.result_kind.value)]
+    rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
+    rows.append([{"label": texts.t(lang, "next.again"), "data": f"{AGAIN_PREFIX}{job_id}"}])
+    return rows
+
+
+def is_ours(data: str) -> bool:
+    return data.startswith((NEXT_PREFIX, AGAIN_PREFIX))
+
+
+def press(s: Session, data: str) -> None:
+    """A "next step" or "Again" button under a result."""
+    head, _, rest = data.partition(":")
+    job_id, _, group = rest.partition(":")
+    job = s.ctx.job_result(int(job_id)) if job_id.isdigit() else None
+    source = s.catalog.models.get(job.model_id) if job is not None else None
+    if job is None or source is None:
+        s.say(s.t("next.gone"))
+        return
+    if head + ":" == AGAIN_PREFIX:
+        _again(s, job, source)
+        return
+    if job.age_s > RESULT_LIVE_S:
+        s.say(s.t("next.gone"))
+        return
+    models = groups(s.catalog, source.result_kind.value).get(group, [])
+    if not models:
+        s.say(s.t("next.none"))
+    elif len(models) == 1:
+        _prefill(s, job, models[0], source.result_kind.value)
+    else:
+        rows: list[Row] = [[(m.title.get(s.lang), [PICK, job.job_id, m.id])] for m in models]
+        rows.append([(s.t("btn.back"), ["main"])])
+        s.screen(s.t("next.pick", job=job.job_id), rows)
+
+
+def pick(s: Session, job_id: Any, model_id: Any) -> None:
+    """A model on the picker screen."""
+    job = s.ctx.job_result(int(job_id)) if isinstance(job_id, int) else None
+    source = s.catalog.models.get(job.model_id) if job is not None else None
+    model = s.catalog.models.get(str(model_id))
+    if job is None or source is None or job.age_s > RESULT_LIVE_S:
+        s.say(s.t("next.gone"))
+    elif model is None or media_field(model, source.result_kind.value) is None:
+        s.say(s.t("model_gone"))
+    else:
+        _prefill(s, job, model, source.result_kind.value)
+
+
+def _new_wizard(model: ModelSpec, values: dict[str, Any]) -> dict[str, Any]:
+    return {"model": model.id, "values": values, "phase": "ask", "field": None,
+            "mode": "required", "order": None}
+
+
+def _prefill(s: Session, job: JobResult, model: ModelSpec, kind: str) -> None:
+    """Start ``model``'s wizard with the result in its url field; ask what is missing."""
+    field = media_field(model, kind)
+    assert field is not None
+    urls = list(job.result_urls)
+    value: Any = urls[0] if field.type is FieldType.URL else urls[: field.max_items or len(urls)]
+    s.st["wizard"] = _new_wizard(model, {field.name: value})
+    wizard.advance(s, model, prefix=s.t("next.prefilled", job=job.job_id))
+
+
+def _again(s: Session, job: JobResult, model: ModelSpec) -> None:
+    """The same model and inputs, on a new confirm screen (today's price, a new hold)."""
+    s.st["wizard"] = _new_wizard(model, {k: wizard.jsonable(v) for k, v in job.inputs.items()})
+    wizard.confirm_screen(s, model)
