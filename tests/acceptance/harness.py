@@ -38,6 +38,7 @@ class NodeProcess:
             "DATABASE_URL": database_url,
             "TRT_TELEGRAM_TOKEN": TOKEN, "TRT_TELEGRAM_API_URL": telegram.url,
             "TRT_KIE_API_KEY": KIE_KEY, "TRT_KIE_API_URL": kie.url,
+            "TRT_KIE_UPLOAD_URL": kie.url,
             "TRT_PUBLIC_CALLBACK_URL": f"http://127.0.0.1:{self.callback_port}",
             "TRT_CALLBACK_LISTEN": f"127.0.0.1:{self.callback_port}",
             "TRT_STATUS_LISTEN": f"127.0.0.1:{self.status_port}",

@@ -90,6 +90,25 @@ def test_a_late_upload_after_cancel_is_ignored_and_links_still_work() -> None:
     assert "Optional settings" in chat.text()
 
 
+def test_a_photo_sent_again_replaces_one_whose_upload_never_came_back() -> None:
+    # A kill -9 during the upload: the restarted node never hears of that transfer. The
+    # user, left at "uploading", sends the photo again: it is taken, not refused as one too
+    # many; the lost transfer's late answer (if any) changes nothing.
+    chat = Chat()
+    start(chat, "Image editing", "Qwen Image Edit")
+    chat.send(photo(1))
+    chat.send(photo(2))
+    assert "not taken" not in chat.text()
+    lost, again = chat.ctx.transfers
+    assert again["file_id"] == "F2"
+    chat.send(FileReady(again["id"], "https://kie.example/u/2.jpg", 2.0))
+    assert "Optional settings" in chat.text()
+    chat.send(FileReady(lost["id"], "https://kie.example/u/1.jpg", 1.0))
+    w = chat.state["wizard"]
+    assert w["values"]["image_url"] == "https://kie.example/u/2.jpg"
+    assert [f["file_id"] for f in w["files"]["image_url"]] == ["F2"]
+
+
 def test_russian_texts() -> None:
     chat = Chat(language_code="ru")
     chat.cmd("start")

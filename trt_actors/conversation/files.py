@@ -12,7 +12,8 @@ State (inside ``state["wizard"]``)::
     "files": {field: [{"url", "file_id", "uploaded_at", "mime", "name"}, ...]}
 
 A restart loses nothing confirmed: the order (with its URLs and file ids) is in the job; a
-pending transfer lost before the confirm is simply asked for again.
+pending transfer lost before the confirm (a kill mid-upload) is never answered: the user sends
+the file again, and in a single-file field the new one replaces the lost one.
 """
 
 from __future__ import annotations
@@ -81,6 +82,12 @@ def on_media(s: Session, model: ModelSpec, field: FieldSpec, event: MediaSent) -
     if event.size is not None and event.size > TELEGRAM_LIMIT:
         _again(s, model, field, s.t("file.too_big", limit=TELEGRAM_LIMIT_MB))
         return
+    if field.type is FieldType.URL:
+        # The newest file wins: one still pending is replaced (its late answer is ignored),
+        # so a transfer lost to a crash (never answered) cannot block the field.
+        pending_now = w.get("pending") or {}
+        for transfer_id in [k for k, p in pending_now.items() if p.get("field") == field.name]:
+            del pending_now[transfer_id]
     have = (len(_received(w, field.name)) if field.type is FieldType.URL_LIST else 0) \
         + _pending_for(w, field.name)
     if have >= max_items(field):
