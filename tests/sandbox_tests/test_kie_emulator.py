@@ -343,3 +343,31 @@ def test_emulator_imports_nothing_from_the_product() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "[]"
+
+
+def test_inputs_refused_as_kie_documents_them(emu: KieEmulator) -> None:
+    # docs.kie.ai: Veo 3.1 (aspect_ratio, 1-2 imageUrls), Suno generate-music limits,
+    # Hailuo 2.3 (no 10 s at 1080P), Qwen (negative_prompt <= 500)
+    def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        answer = requests.post(f"{emu.url}{path}", json=body, headers=AUTH, timeout=5)
+        return dict(answer.json())
+
+    img = "https://example.com/a.png"
+    callback = "https://example.com/cb"
+    veo = {"prompt": "a dog", "model": "veo3_fast", "aspect_ratio": "9:16"}
+    assert post("/api/v1/veo/generate", {**veo, "imageUrls": [img, img]})["code"] == 200
+    assert post("/api/v1/veo/generate", {**veo, "imageUrls": [img] * 3})["code"] == 422
+    assert post("/api/v1/veo/generate", {**veo, "aspect_ratio": "1:1"})["code"] == 422
+    suno = {"model": "V5", "customMode": True, "instrumental": False, "prompt": "la",
+            "style": "folk", "title": "Sea", "callBackUrl": callback}
+    assert post("/api/v1/generate", {**suno, "prompt": "l" * 5000})["code"] == 200
+    for bad in ({"title": "t" * 81}, {"prompt": "l" * 5001}, {"style": None},
+                {"customMode": False, "prompt": "p" * 501}):
+        assert post("/api/v1/generate", {**suno, **bad})["code"] == 422, bad
+    ten_seconds = {"prompt": "falls", "image_url": img, "duration": "10"}
+    for resolution, code in (("768P", 200), ("1080P", 422)):
+        hailuo = {"model": "hailuo/2-3-image-to-video-standard",
+                  "input": {**ten_seconds, "resolution": resolution}}
+        assert post("/api/v1/jobs/createTask", hailuo)["code"] == code
+    qwen = {"model": "qwen/text-to-image", "input": {"prompt": "x", "negative_prompt": "n" * 501}}
+    assert post("/api/v1/jobs/createTask", qwen)["code"] == 422

@@ -87,7 +87,7 @@ def test_enum_matches_exactly_or_by_case_and_returns_the_canonical_value(
     assert parse_field(ratio, "16:9") == "16:9"
     speed = field(catalog, "ideogram/v3-reframe", "rendering_speed")
     assert parse_field(speed, "turbo") == "TURBO"
-    veo = field(catalog, "veo3", "aspectRatio")
+    veo = field(catalog, "veo3", "aspect_ratio")
     assert parse_field(veo, "AUTO") == "Auto"
     message = rejected(ratio, "2:1").message
     assert message.en == "Choose one of: 1:1, 4:3, 3:4, 16:9, 9:16"
@@ -285,3 +285,85 @@ def test_price_of_validated_input_matches_what_is_charged(catalog: Catalog) -> N
     assert imagen.price_for(validate_input(imagen, {"prompt": "balloons"})) == 2
     free = catalog.get("qwen/image-edit")
     assert free.price_for({"prompt": "hat", "image_url": CAT}) == 0
+
+
+# --- inputs as KIE's docs shape them (issue 13) ------------------------------------------------
+
+
+@pytest.mark.parametrize("model_id", ["veo3", "veo3_fast"])
+def test_veo_3_1_takes_aspect_ratio_and_one_or_two_image_urls(
+    catalog: Catalog, model_id: str,
+) -> None:
+    # docs.kie.ai/veo3-api/generate-veo-3-video: aspect_ratio; imageUrls = 1 image or first+last
+    model = catalog.get(model_id)
+    sent = validate_input(model, {"prompt": "a dog", "aspect_ratio": "9:16",
+                                  "imageUrls": [CAT, DOG]})
+    assert sent == {"prompt": "a dog", "aspect_ratio": "9:16", "imageUrls": [CAT, DOG]}
+    assert validate_input(model, {"prompt": "a dog"})["aspect_ratio"] == "16:9"
+    with pytest.raises(InputRejected):
+        validate_input(model, {"prompt": "a dog", "imageUrls": [CAT, DOG, CAT]})
+
+
+@pytest.mark.parametrize("model_id", ["V4_5PLUS", "V5"])
+def test_suno_custom_mode_needs_style_and_title_and_plain_mode_leaves_them_empty(
+    catalog: Catalog, model_id: str,
+) -> None:
+    # docs.kie.ai/suno-api/generate-music
+    model = catalog.get(model_id)
+    custom = {"customMode": True, "instrumental": False, "prompt": "la " * 1000,
+              "style": "folk", "title": "Morning"}
+    assert validate_input(model, custom)["prompt"] == "la " * 1000  # lyrics up to 5000
+    instrumental = {"customMode": True, "instrumental": True, "prompt": "calm piano",
+                    "style": "folk", "title": "Sea"}
+    assert validate_input(model, instrumental)["style"] == "folk"
+    bad: list[dict[str, Any]] = [
+        {**custom, "style": None},
+        {**custom, "title": None},
+        {**custom, "title": "t" * 81},
+        {**custom, "prompt": "x" * 5001},
+        {**custom, "prompt": None},
+        {"customMode": False, "instrumental": False, "prompt": "a song", "style": "folk"},
+        {"customMode": False, "instrumental": False, "prompt": "x" * 501},
+        {"customMode": False, "instrumental": False},
+    ]
+    for values in bad:
+        with pytest.raises(InputRejected):
+            validate_input(model, values)
+
+
+def test_hailuo_2_3_refuses_ten_seconds_at_1080p(catalog: Catalog) -> None:
+    # docs.kie.ai/market/hailuo/2-3-image-to-video-standard: 10 s only at 768P
+    model = catalog.get("hailuo/2-3-image-to-video-standard")
+    base = {"prompt": "falls", "image_url": CAT}
+    assert validate_input(model, {**base, "duration": "10"})["resolution"] == "768P"
+    assert validate_input(model, {**base, "resolution": "1080P"})["duration"] == "6"
+    with pytest.raises(InputRejected) as caught:
+        validate_input(model, {**base, "duration": "10", "resolution": "1080P"})
+    assert "768P" in caught.value.message.en and "768P" in caught.value.message.ru
+
+
+@pytest.mark.parametrize("model_id", ["qwen/text-to-image", "qwen/image-to-image",
+                                      "qwen/image-edit"])
+def test_qwen_negative_prompt_is_at_most_500_characters(catalog: Catalog, model_id: str) -> None:
+    assert catalog.get(model_id).field("negative_prompt").max_length == 500
+
+
+@pytest.mark.parametrize("model_id", ["google/nano-banana", "google/nano-banana-edit"])
+def test_nano_banana_takes_aspect_ratio_not_the_deprecated_image_size(
+    catalog: Catalog, model_id: str,
+) -> None:
+    names = {f.name for f in catalog.get(model_id).fields}
+    assert "aspect_ratio" in names and "image_size" not in names
+
+
+def test_priced_video_inputs_are_always_sent_explicitly(catalog: Catalog) -> None:
+    # KIE's own defaults differ from what we charge for (Wan 2.6 defaults to 1080p; Grok
+    # Imagine video has duration and resolution): send the values the price was set for
+    grok = catalog.get("grok-imagine/text-to-video")
+    sent = validate_input(grok, {"prompt": "a boat"})
+    assert sent["duration"] == "6" and sent["resolution"] == "480p"
+    assert grok.price_for(sent) == grok.price
+    wan = catalog.get("wan/2-6-text-to-video")
+    sent = validate_input(wan, {"prompt": "clouds"})
+    assert sent["resolution"] == "720p" and sent["duration"] == "5"
+    assert wan.price_for(sent) == wan.price
