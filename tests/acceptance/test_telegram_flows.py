@@ -129,9 +129,9 @@ def test_a_paid_model_by_gen_and_by_wizard_costs_exactly_its_price(
     node: NodeProcess, telegram: TelegramEmulator, database: str,
 ) -> None:
     person, _ = newcomer(telegram, 702)
-    wrong = person.say("/gen google/nano-banana prompt=x image_size=huge", "not accepted")
+    wrong = person.say("/gen google/nano-banana prompt=x aspect_ratio=huge", "not accepted")
     assert "Choose one of: 1:1" in wrong.text, "/gen checks values like the wizard does"
-    gen = person.say('/gen google/nano-banana prompt="a banana spaceship" image_size=4:3',
+    gen = person.say('/gen google/nano-banana prompt="a banana spaceship" aspect_ratio=4:3',
                      "Please check your order")
 
     person.say("/start", "What would you like to make?")
@@ -139,11 +139,11 @@ def test_a_paid_model_by_gen_and_by_wizard_costs_exactly_its_price(
     person.step("Nano Banana", f"Price: {NANO_PRICE} credits")
     person.step("Start", "Step 1/1")
     person.say("a banana spaceship", "Optional settings")
-    person.step("Image size", "(optional)")
+    person.step("Aspect ratio", "(optional)")
     again = person.say("huge", "(optional)")  # an enum value that does not exist
     assert "❌ Choose one of: 1:1, 9:16, 16:9" in again.text, again.text
     options = person.step("4:3", "Optional settings")
-    assert "Image size: 4:3" in options.text
+    assert "Aspect ratio: 4:3" in options.text
     screen = person.step("Continue", "Please check your order")
     assert screen.text == gen.text, "/gen and the wizard show the same order"
     assert [label for label, _ in screen.buttons] == [label for label, _ in gen.buttons]
@@ -157,7 +157,7 @@ def test_a_paid_model_by_gen_and_by_wizard_costs_exactly_its_price(
     follow_to_delivery(person, database, job_id)
     jobs = jobs_of(database, 702)
     assert len(jobs) == 1, "an expired button and a double tap on confirm make one job"
-    assert jobs[0]["input"]["image_size"] == "4:3" and jobs[0]["price"] == NANO_PRICE
+    assert jobs[0]["input"]["aspect_ratio"] == "4:3" and jobs[0]["price"] == NANO_PRICE
     assert balance(database, 702) == (WELCOME - NANO_PRICE, 0)
     ledger = query(database, "SELECT kind::text AS kind, amount FROM ledger WHERE user_id = 702 "
                              "AND job_id IS NOT NULL ORDER BY id")
