@@ -7,6 +7,7 @@
                         drain, restart, retention purge)
     trt-node check      the pre-deploy gate (--strict, --json, --install-hook); exit 1 on failure
     trt-node e2e        run the free models end to end; STABLE/UNSTABLE/FAILED report
+    trt-node models     the catalog with its effective prices (--json); no token needed
 
 Exit codes (for systemd / Docker restart policies):
     0   stopped cleanly (SIGTERM / Ctrl-C)
@@ -58,7 +59,8 @@ def load(env: dict[str, str] | None = None, overrides: Mapping[str, Any] | None 
     if overrides:
         settings = settings.model_copy(update=dict(overrides))
     try:
-        catalog = load_catalog(settings.catalog_path)
+        catalog = load_catalog(settings.catalog_path).with_pricing(
+            settings.credits_per_kie_credit)
     except CatalogError as exc:
         return fail(str(exc))
     return settings, catalog
@@ -213,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="pre-deploy gate: settings, database, catalog, KIE, Telegram, callbacks")
     sub.add_parser("e2e", add_help=False,
                    help="free models end to end: STABLE/UNSTABLE/FAILED report")
+    sub.add_parser("models", add_help=False,
+                   help="the catalog with its effective prices (--json for machines)")
     args, rest = parser.parse_known_args(argv)
     if args.command == "check":
         from tools import check as preflight
@@ -224,6 +228,11 @@ def main(argv: list[str] | None = None) -> int:
 
         setup_logging("WARNING", secrets=environ_secrets())
         return e2e.main(rest)
+    if args.command == "models":
+        from tools import models
+
+        setup_logging("ERROR", secrets=environ_secrets())
+        return models.main(rest)
     if args.command == "bench":
         from tools.bench import main as bench_cmd
 

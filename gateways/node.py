@@ -39,6 +39,7 @@ from trt_actors import (
     JanitorPolicy,
     JobDeps,
     JobMessages,
+    LiveCatalog,
     OrphanCap,
     Router,
     Settings,
@@ -86,6 +87,8 @@ class Node:
                              create_limit=(s.kie_create_per_10s, 10.0),
                              status_limit=(int(s.kie_status_per_s), 1.0))
         self.job_messages = JobMessages(catalog)
+        self.live_catalog = LiveCatalog(catalog, s.credits_per_kie_credit)
+        """The catalog as users see it now: the operator's prices and switches over it."""
         token = s.telegram_token.get_secret_value()
         # Users' files: Telegram → KIE's upload API on the edge's own transfer pool; the
         # outcome goes to the chat actor as a message.
@@ -108,7 +111,8 @@ class Node:
             after_commit=self.wake_delivery),
             max_active=s.max_job_actors)
         self.chats: Router = chat_router(ChatDeps(
-            store=self.store, catalog=catalog, jobs=self.jobs, job_messages=self.job_messages,
+            store=self.store, catalog=self.live_catalog, jobs=self.jobs,
+            job_messages=self.job_messages,
             admin_ids=s.admin_ids, welcome_credits=s.welcome_credits,
             free_daily_limit=s.free_daily_limit, wake_delivery=self.wake_delivery,
             alerts=self.alerts, transfers=self.transfers))

@@ -22,7 +22,8 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.netutil import DefaultExecutorResolver, Resolver
 
 from sandbox.kie_core import EmulatorCore
-from sandbox.kie_tasks import Task, callback_body
+from sandbox.kie_families import callback_body
+from sandbox.kie_tasks import Task
 
 _STALE_BY_S = 3600
 

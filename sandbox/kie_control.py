@@ -15,6 +15,7 @@ from tornado.web import Application, RequestHandler
 
 from sandbox.kie_callbacks import CallbackSender
 from sandbox.kie_core import EmulatorCore
+from sandbox.kie_family_handlers import family_routes
 from sandbox.kie_handlers import (
     CreditHandler,
     MarketCreateHandler,
@@ -103,6 +104,7 @@ def make_app(core: EmulatorCore, sender: CallbackSender, tick: Callable[[], None
         (r"/api/v1/veo/record-info", VeoStatusHandler, kwargs),
         (r"/api/v1/generate", SunoCreateHandler, kwargs),
         (r"/api/v1/generate/record-info", SunoStatusHandler, kwargs),
+        *family_routes(kwargs),
         (r"/api/v1/chat/credit", CreditHandler, kwargs),
         (r"/media/([^/]+)/([^/]+)", MediaHandler, kwargs),
         *((path, handler, kwargs) for path, handler in UPLOAD_ROUTES),

@@ -20,15 +20,16 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sandbox.kie_config import EmulatorConfig, SlidingWindow
+from sandbox.kie_families import status_group
 from sandbox.kie_faults import FaultSpec, parse_faults
 from sandbox.kie_media import media_kind
-from sandbox.kie_tasks import SUNO_TRACKS, Task
+from sandbox.kie_tasks import SUNO_FAMILIES, SUNO_TRACKS, Task
 
 if TYPE_CHECKING:
     from sandbox.kie_uploads import StoredUpload
 
 _MARKER = re.compile(r"\[(fail|stuck|large|slow)(?::([^\]]*))?\]")
-_ID_PREFIX = {"market": "", "veo": "veo_task_", "suno": ""}
+_ID_PREFIX = {"veo": "veo_task_", "veo_extend": "veo_task_", "veo_4k": "veo_task_"}
 _MB = 1024 * 1024
 
 
@@ -137,12 +138,12 @@ class EmulatorCore:
         """Create a task: decide its outcome (markers, faults), schedule its callbacks."""
         with self.lock:
             cfg, now = self.config, self.clock()
-            task_id = _ID_PREFIX[family] + f"{self._ids.getrandbits(128):032x}"
+            task_id = _ID_PREFIX.get(family, "") + f"{self._ids.getrandbits(128):032x}"
             ext = media_kind(model, family)
             task = Task(task_id=task_id, family=family, model=model, request=request,
                         prompt=prompt, callback_url=callback_url or None, created_mono=now,
                         created_wall=time.time(), duration=cfg.duration_for(model), ext=ext,
-                        n_results=SUNO_TRACKS if family == "suno" else max(cfg.results_per_task, 1),
+                        n_results=self._results(family, model),
                         pad_bytes=int(cfg.large_result_mb * _MB))
             self._apply_markers(task)
             for name in ("fail", "stuck"):
@@ -162,6 +163,13 @@ class EmulatorCore:
             if task.callback_url and not task.early:
                 self._schedule(task)
             return task
+
+    def _results(self, family: str, model: str) -> int:
+        if family in SUNO_FAMILIES:
+            return SUNO_TRACKS
+        if family == "midjourney" and model != "mj_video":
+            return 4  # a Midjourney grid: four images
+        return max(self.config.results_per_task, 1)
 
     def _task_fault(self, name: str, model: str) -> bool:
         fired = self.faults.callback(name, self.rng, model) is not None
@@ -199,10 +207,11 @@ class EmulatorCore:
         return due
 
     def lookup(self, task_id: str, family: str) -> Task | None:
-        """The task for a status query, counting the poll; None if unknown or other family."""
+        """The task for a status query of endpoint family ``family`` (``veo`` also reports
+        veo_extend / veo_4k tasks, ...), counting the poll; None if unknown or another's."""
         with self.lock:
             task = self.tasks.get(task_id)
-            if task is None or task.family != family:
+            if task is None or status_group(task.family) != family:
                 return None
             task.polls += 1
             return task
@@ -261,7 +270,7 @@ class EmulatorCore:
                 "callback_url": task.callback_url, "created_at": task.created_wall,
                 "duration_s": task.duration, "early": task.early,
                 "out_of_order": task.out_of_order}
-        if task.family == "suno":
+        if task.family in SUNO_FAMILIES:
             view["status"] = task.suno_status(now)
         return view
 

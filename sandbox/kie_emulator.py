@@ -1,4 +1,4 @@
-"""An emulated KIE AI (market, Veo and Suno families) over real HTTP, with fault injection.
+"""An emulated KIE AI (every family the catalog uses) over real HTTP, with fault injection.
 
 Independent of the product: imports nothing from ``trt_actors``, ``gateways`` or
 ``supervision``. Contract: /work/shared/kie-api.md.
@@ -24,6 +24,15 @@ API (``Authorization: Bearer <key>``; wrong/missing key -> HTTP 401, body code 4
     POST /api/v1/jobs/createTask      GET /api/v1/jobs/recordInfo?taskId=
     POST /api/v1/veo/generate         GET /api/v1/veo/record-info?taskId=
     POST /api/v1/generate  (Suno)     GET /api/v1/generate/record-info?taskId=
+    POST /api/v1/veo/extend, /api/v1/veo/get-4k-video (Veo's record-info reports them)
+    GET  /api/v1/veo/get-1080p-video?taskId=&index= (the 1080p URL once ready, else 422)
+    POST /api/v1/generate/extend (Suno extend; Suno's record-info reports it)
+    POST /api/v1/runway/generate | /api/v1/runway/extend   GET /api/v1/runway/record-detail
+    POST /api/v1/aleph/generate       GET /api/v1/aleph/record-info
+    POST /api/v1/mj/generate          GET /api/v1/mj/record-info
+    POST /api/v1/gpt4o-image/generate GET /api/v1/gpt4o-image/record-info
+    POST /api/v1/flux/kontext/generate  GET /api/v1/flux/kontext/record-info
+    (shapes and endpoint names: kie_families, kie_family_handlers, kie_validate_families)
     GET  /api/v1/chat/credit          GET|HEAD /media/<task_id>/<n>.<png|mp4|mp3> (no auth)
     POST /api/file-stream-upload | file-base64-upload | file-url-upload, GET /files/<filePath>:
     see kie_uploads (uploads expire after ``upload_ttl_s``; ``emu.uploads()`` lists them).
@@ -67,6 +76,9 @@ TRIGGER fields: ``next`` (the next N matching events), ``fraction`` (then each w
 probability, seeded rng), ``models`` (list; restrict to those model ids). With neither
 ``next`` nor ``fraction`` the fault fires EVERY time.
 <endpoint>: market.create, veo.create, suno.create, market.status, veo.status, suno.status,
+<family>.create for runway, runway_extend, runway_aleph, midjourney, gpt4o_image,
+flux_kontext, veo_extend, veo_4k, suno_extend; runway.status, runway_aleph.status,
+midjourney.status, gpt4o_image.status, flux_kontext.status, veo_1080p.status;
 credit, or a group: create, status, "*" (looked up specific -> group -> "*"; first firing rule
 wins). RULE = TRIGGER + ``kind``:
     "error" (default; before auth, no task created): ``http_status`` 500, ``body_code``

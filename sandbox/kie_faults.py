@@ -20,6 +20,11 @@ ENDPOINT_NAMES = (
     "market.status",
     "veo.status",
     "suno.status",
+    # the other families (kie_family_handlers)
+    "runway.create", "runway_extend.create", "runway_aleph.create", "midjourney.create",
+    "gpt4o_image.create", "flux_kontext.create", "veo_extend.create", "veo_4k.create",
+    "suno_extend.create", "runway.status", "runway_aleph.status", "midjourney.status",
+    "gpt4o_image.status", "flux_kontext.status", "veo_1080p.status",
     "credit",
     "upload.stream",
     "upload.base64",

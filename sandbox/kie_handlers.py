@@ -20,10 +20,10 @@ from tornado.web import RequestHandler
 
 from sandbox.kie_callbacks import CallbackSender
 from sandbox.kie_core import EmulatorCore
+from sandbox.kie_families import record_data
 from sandbox.kie_faults import EndpointRule
 from sandbox.kie_inputs import refuse_inputs
 from sandbox.kie_media import CONTENT_TYPES, base_media, padded
-from sandbox.kie_tasks import record_data
 from sandbox.kie_validate import Refusal, validate_market, validate_suno, validate_veo
 
 _REASONS = {455: "Service Unavailable", 501: "Generation Failed", 505: "Feature Disabled"}

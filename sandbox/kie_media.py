@@ -22,8 +22,12 @@ CONTENT_TYPES: dict[str, str] = {
 }
 
 # Substrings of model ids whose results are videos / audio; everything else is an image.
-_VIDEO_MARKERS = ("veo", "kling", "sora", "wan/", "hailuo", "video", "runway", "seedance")
+_VIDEO_MARKERS = ("veo", "kling", "sora", "wan/", "hailuo", "video", "runway", "seedance",
+                  "infinitalk")
 _AUDIO_MARKERS = ("suno", "elevenlabs", "speech", "audio", "music")
+TEXT_RESULT = "txt"
+"""The "extension" of a text result (speech-to-text): no file; see ``kie_tasks.text_result``."""
+_TEXT_MARKERS = ("speech-to-text",)
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -51,15 +55,21 @@ PNG_BYTES: bytes = _make_png()
 
 
 def media_kind(model: str, family: str = "market") -> str:
-    """The file extension of a model's result: ``png``, ``mp4`` or ``mp3``.
+    """The file extension of a model's result: ``png``, ``mp4``, ``mp3`` (or ``txt``: text).
 
-    Veo is always video and Suno always audio; market models are classified by their id.
+    Veo and Runway (and their follow-ups) are always video, Suno always audio, Midjourney,
+    4o image and Flux Kontext images (Midjourney's ``mj_video`` a video); market models are
+    classified by their id.
     """
-    if family == "veo":
+    if family.startswith(("veo", "runway")) or model == "mj_video":
         return "mp4"
-    if family == "suno":
+    if family.startswith("suno"):
         return "mp3"
+    if family in ("midjourney", "gpt4o_image", "flux_kontext"):
+        return "png"
     lowered = model.lower()
+    if any(marker in lowered for marker in _TEXT_MARKERS):
+        return TEXT_RESULT
     if any(marker in lowered for marker in _VIDEO_MARKERS):
         return "mp4"
     if any(marker in lowered for marker in _AUDIO_MARKERS):

@@ -10,7 +10,9 @@ polling and callbacks always agree. With progress ``p = elapsed / duration``:
   then ``SUCCESS``; a failing task stays ``PENDING`` then ends ``SENSITIVE_WORD_ERROR`` (fail
   code 400) or ``GENERATE_AUDIO_FAILED``.
 
-A ``stuck`` task never reaches p = 1. Shapes follow /work/shared/kie-api.md and KIE's pages.
+A ``stuck`` task never reaches p = 1. Shapes follow /work/shared/kie-api.md and KIE's pages;
+Veo extend / 4K and Suno extend share Veo's and Suno's shapes; the other families are in
+:mod:`sandbox.kie_families`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ import time
 from typing import Any
 
 SUNO_TRACKS = 2
+SUNO_FAMILIES = ("suno", "suno_extend")
+"""Families with Suno's record and three-stage callbacks."""
+VEO_FAMILIES = ("veo", "veo_extend", "veo_4k")
+"""Families with Veo's record and callback."""
 _SUNO_TEXT_AT, _SUNO_FIRST_AT = 0.4, 0.7
 _MSG = {
     "success": "Playground task completed successfully.",
@@ -98,7 +104,7 @@ class Task:
         d = max(self.duration, 0.0)
         if self.outcome == "stuck":
             return []
-        if self.family == "suno":
+        if self.family in SUNO_FAMILIES:
             if self.outcome == "fail":
                 return [(d, ("error",))]
             if self.out_of_order:
@@ -110,7 +116,8 @@ class Task:
         return [(d, ("success", "fail") if self.out_of_order else ("success",))]
 
 
-def _datetime(wall: float) -> str:
+def datetime_text(wall: float) -> str:
+    """KIE's ``"YYYY-MM-DD HH:MM:SS"`` (UTC) for Unix seconds ``wall``."""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(wall))
 
 
@@ -121,13 +128,24 @@ def _fail_code_int(task: Task, default: int) -> int:
         return default
 
 
+def text_result(task: Task) -> dict[str, Any]:
+    """A text result, the way KIE answers one (``resultJson: {"resultObject": {...}}``, see
+    kie-api.md; the object is ElevenLabs' transcript: text, language, words)."""
+    text = f"Transcript of task {task.task_id}: hello from the KIE emulator."
+    words = [{"text": w, "start": i * 0.4, "end": i * 0.4 + 0.3, "type": "word"}
+             for i, w in enumerate(text.split())]
+    return {"language_code": "en", "language_probability": 0.99, "text": text, "words": words}
+
+
 def market_data(task: Task, now: float, base: str, *, force: str | None = None) -> dict[str, Any]:
     """``data`` of recordInfo (and of a market callback); ``force`` overrides the state."""
     state = force or task.state(now)
     terminal = state in ("success", "fail")
     complete_ms = int(task.complete_wall() * 1000) if terminal else None
     result_json: str | None = ""
-    if state == "success":
+    if state == "success" and task.ext == "txt":
+        result_json = json.dumps({"resultObject": text_result(task)})
+    elif state == "success":
         result_json = json.dumps({"resultUrls": task.result_urls(base)})
     elif state == "fail":
         result_json = None if force else ""
@@ -158,13 +176,13 @@ def veo_data(task: Task, now: float, base: str) -> dict[str, Any]:
     return {
         "taskId": task.task_id,
         "paramJson": json.dumps(task.request),
-        "completeTime": _datetime(task.complete_wall()) if flag else None,
+        "completeTime": datetime_text(task.complete_wall()) if flag else None,
         "response": {"taskId": task.task_id, "resultUrls": urls, "originUrls": urls,
                      "resolution": "1080p"} if flag == 1 else None,
         "successFlag": flag,
         "errorCode": _fail_code_int(task, 500) if flag > 1 else None,
         "errorMessage": task.fail_msg if flag > 1 else "",
-        "createTime": _datetime(task.created_wall),
+        "createTime": datetime_text(task.created_wall),
         "fallbackFlag": False,
     }
 
@@ -179,7 +197,7 @@ def _suno_tracks(task: Task, ready: int, base: str, *, snake: bool) -> list[dict
         title = str(task.request.get("title") or "Emulated song")
         common = {"id": f"{task.task_id}-{n}", "prompt": task.prompt, "title": title,
                   "tags": str(task.request.get("style") or ""),
-                  "createTime": _datetime(task.created_wall), "duration": 1.0 if audio else 0}
+                  "createTime": datetime_text(task.created_wall), "duration": 1.0 if audio else 0}
         if snake:
             tracks.append({**common, "audio_url": audio, "source_audio_url": audio,
                            "stream_audio_url": stream, "source_stream_audio_url": stream,
@@ -213,9 +231,9 @@ def suno_data(task: Task, now: float, base: str) -> dict[str, Any]:
 
 def record_data(task: Task, now: float, base: str) -> dict[str, Any]:
     """The status endpoint's ``data`` for the task's family."""
-    if task.family == "veo":
+    if task.family in VEO_FAMILIES:
         return veo_data(task, now, base)
-    if task.family == "suno":
+    if task.family in SUNO_FAMILIES:
         return suno_data(task, now, base)
     return market_data(task, now, base)
 
@@ -223,7 +241,7 @@ def record_data(task: Task, now: float, base: str) -> dict[str, Any]:
 def callback_body(task: Task, kind: str, now: float, base: str, msg_key: str) -> dict[str, Any]:
     """The JSON body KIE POSTs for callback ``kind`` (success/fail; text/first/complete/error)."""
     fail_code = _fail_code_int(task, 501) if task.outcome == "fail" else 501
-    if task.family == "suno":
+    if task.family in SUNO_FAMILIES:
         if kind == "error":
             data: Any = {"callbackType": "error", "task_id": task.task_id, "data": None}
             return {"code": fail_code, msg_key: task.fail_msg or "generation failed", "data": data}
@@ -231,7 +249,7 @@ def callback_body(task: Task, kind: str, now: float, base: str, msg_key: str) ->
         data = {"callbackType": kind, "task_id": task.task_id,
                 "data": _suno_tracks(task, ready, base, snake=True)}
         return {"code": 200, msg_key: _MSG[kind], "data": data}
-    if task.family == "veo":
+    if task.family in VEO_FAMILIES:
         if kind == "success":
             urls = task.result_urls(base)
             info = {"resultUrls": urls, "originUrls": urls, "resolution": "1080p"}

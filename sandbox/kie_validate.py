@@ -11,8 +11,9 @@ from typing import Any
 
 Refusal = tuple[int, str] | None
 
-# Input fields that can carry a market model's main input (prompt, text or an image URL).
-_MAIN_INPUTS = ("prompt", "text", "image", "image_url", "image_urls", "input_urls", "image_input")
+# Input fields that can carry a market model's main input (prompt, text or a media URL).
+_MAIN_INPUTS = ("prompt", "text", "image", "image_url", "image_urls", "input_urls", "image_input",
+                "video_url", "video_urls", "audio_url")
 _VEO_MODELS = ("veo3", "veo3_fast")
 _VEO_RATIOS = ("16:9", "9:16", "Auto")
 _VEO_MAX_IMAGES = 2  # one image, or first and last frame (docs.kie.ai/veo3-api)

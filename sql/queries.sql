@@ -67,6 +67,7 @@ SET state = %(to)s::job_state,
     detail = %(detail)s,
     failure = COALESCE(%(failure)s, failure),
     result_urls = COALESCE(%(result_urls)s, result_urls),
+    result_text = COALESCE(%(result_text)s, result_text),
     next_check_at = COALESCE(now() + make_interval(secs => %(check_in)s::float8), next_check_at),
     submitted_at = CASE WHEN %(to)s::text IN ('submitted', 'running', 'succeeded')
                         THEN COALESCE(submitted_at, now()) ELSE submitted_at END
@@ -639,3 +640,29 @@ FROM outbox WHERE status IN ('pending', 'sending')
 SELECT s.state, s.user_id, u.language
 FROM chat_sessions s LEFT JOIN users u ON u.id = s.user_id
 WHERE s.chat_id = %(chat_id)s FOR UPDATE OF s
+
+-- =============================== operator's model settings ===============================
+
+-- name: model_settings_all --
+SELECT model_id, enabled, price, changed_by, changed_at FROM model_settings ORDER BY model_id
+
+-- name: model_set_enabled --
+INSERT INTO model_settings (model_id, enabled, changed_by)
+VALUES (%(model_id)s, %(enabled)s, %(changed_by)s)
+ON CONFLICT (model_id) DO UPDATE
+SET enabled = EXCLUDED.enabled, changed_by = EXCLUDED.changed_by, changed_at = now()
+RETURNING model_id, enabled, price, changed_by, changed_at
+
+-- name: model_set_price --
+-- `price` NULL goes back to the catalog's price.
+INSERT INTO model_settings (model_id, price, changed_by)
+VALUES (%(model_id)s, %(price)s, %(changed_by)s)
+ON CONFLICT (model_id) DO UPDATE
+SET price = EXCLUDED.price, changed_by = EXCLUDED.changed_by, changed_at = now()
+RETURNING model_id, enabled, price, changed_by, changed_at
+
+-- name: models_popular --
+-- Confirmed jobs per model over the last `days` days (index jobs_created_model), most first.
+SELECT model_id, count(*) AS jobs
+FROM jobs WHERE created_at > now() - make_interval(days => %(days)s)
+GROUP BY model_id ORDER BY count(*) DESC, model_id LIMIT %(limit)s

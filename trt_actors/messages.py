@@ -77,6 +77,8 @@ class TaskReport:
     """KIE's failure code, as text."""
     fail_message: str | None = None
     """KIE's failure message, for the operator and (simplified) the user."""
+    result_text: str | None = None
+    """A text result (speech-to-text: ``resultJson.resultObject``), success only."""
 
 
 # --- job actor (trt_actors.actors.job), routed by job id ------------------------------------

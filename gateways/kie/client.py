@@ -1,4 +1,6 @@
-"""The KIE HTTP client: createTask per family, status queries, credits.
+"""The KIE HTTP client: create per family, status queries, credits.
+
+Which path, body and status shape each family uses is :mod:`gateways.kie.families`.
 
 Blocking (requests), meant to be called from actor threads. Every failure becomes one of the
 project's KIE exceptions (``trt_actors.errors``):
@@ -29,9 +31,10 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
-from gateways.kie.callbacks import short_text
+from gateways.kie.convert import body_code, short_text
+from gateways.kie.families import FAMILIES, PLACEHOLDER_CALLBACK, build_body, split_1080p_id
 from gateways.kie.rate_limit import RateLimiter
-from gateways.kie.reports import body_code, task_report
+from gateways.kie.reports import task_report
 from trt_actors import (
     Backoff,
     ConfigError,
@@ -48,20 +51,9 @@ __all__ = ["SUNO_PLACEHOLDER_CALLBACK", "KieClient"]
 
 log = logging.getLogger("trt.kie")
 
-SUNO_PLACEHOLDER_CALLBACK = "https://example.invalid/kie-callback"
-"""Sent as Suno's (required) ``callBackUrl`` when the node has none: ``.invalid`` never
-resolves (RFC 2606), so KIE's callback goes nowhere and the status poller finds the result."""
+SUNO_PLACEHOLDER_CALLBACK = PLACEHOLDER_CALLBACK
+"""The placeholder ``callBackUrl`` (kept under its first name; see ``families``)."""
 
-_CREATE_PATHS = {
-    "market": "/api/v1/jobs/createTask",
-    "veo": "/api/v1/veo/generate",
-    "suno": "/api/v1/generate",
-}
-_STATUS_PATHS = {
-    "market": "/api/v1/jobs/recordInfo",
-    "veo": "/api/v1/veo/record-info",
-    "suno": "/api/v1/generate/record-info",
-}
 _CREDIT_PATH = "/api/v1/chat/credit"
 _FINAL_5XX = frozenset({501, 505})  # "generation failed" and "feature disabled" are answers
 _MAX_RETRY_AFTER = 3600.0
@@ -96,7 +88,7 @@ def _never_sent(exc: requests.RequestException) -> bool:
 
 
 class KieClient:
-    """Blocking client for KIE's market, Veo and Suno endpoints.
+    """Blocking client for every KIE family of :data:`gateways.kie.families.FAMILIES`.
 
     ``create_limit`` / ``status_limit`` are ``(calls, per_seconds)`` for the local sliding
     windows (KIE: 20 createTask per 10 s, 10 status queries per second). Retries happen
@@ -168,30 +160,29 @@ class KieClient:
         """Create a KIE task; return its task id.
 
         ``input`` is the model's user fields; the system fields (``model``, ``callBackUrl``)
-        are set here and always win over same-named input keys. Suno requires a callback URL:
-        without one, ``SUNO_PLACEHOLDER_CALLBACK`` is sent and the poller observes the task.
+        are set here and always win over same-named input keys (see ``families.build_body``).
+        Families that require a callback URL get ``PLACEHOLDER_CALLBACK`` when there is none,
+        and the poller observes the task. ``veo_1080p`` makes no call (see ``families``).
         """
-        path = _CREATE_PATHS.get(family)
-        if path is None:
+        spec = FAMILIES.get(family)
+        if spec is None:
             raise KieFinal(f"unknown KIE family {family!r}")
-        payload: dict[str, Any]
-        if family == "market":
-            payload = {"model": model_id, "input": dict(input)}
-        else:
-            payload = {**input, "model": model_id}
-        if family == "suno" and callback_url is None:
-            callback_url = SUNO_PLACEHOLDER_CALLBACK
-        if callback_url is not None:
-            payload["callBackUrl"] = callback_url
-        else:
-            payload.pop("callBackUrl", None)
+        if spec.create_path is None:
+            source = input.get("taskId")
+            if not isinstance(source, str) or not source.strip():
+                raise KieFinal(f"{family} {model_id}: taskId of the source video is required")
+            index = input.get("index", 0)
+            return f"{source}#{index if isinstance(index, int) else 0}"
+        if spec.callback_required and callback_url is None:
+            callback_url = PLACEHOLDER_CALLBACK
+        payload = build_body(family, model_id, input, callback_url)
         try:
             body = json.dumps(payload, allow_nan=False).encode()
         except (TypeError, ValueError) as exc:
             raise KieFinal(f"createTask {model_id}: input is not JSON: {exc}") from None
         # The callback URL carries the job's secret token: keep it out of messages too.
         secrets = (callback_url,) if callback_url else ()
-        data = self._call("POST", path, what=f"createTask {family} model={model_id}",
+        data = self._call("POST", spec.create_path, what=f"createTask {family} model={model_id}",
                           data=body, idempotent=False, limiter=self._create_limiter,
                           rate_wait=rate_wait, secrets=secrets)
         task_id = data.get("taskId") if isinstance(data, Mapping) else None
@@ -200,21 +191,31 @@ class KieClient:
         if not isinstance(task_id, str) or not task_id.strip():
             # KIE said 200 (created) but we cannot tell which task: it may exist.
             raise KieOutcomeUnknown(f"createTask {model_id}: success answer without a taskId")
+        if family == "veo_4k" and task_id == input.get("taskId"):
+            # KIE answers get-4k-video with the *source* task's id, which the source's own job
+            # already holds: give the 4K job an id of its own ("<source>#4k"; see get_task).
+            task_id = f"{task_id}#4k"
         return task_id
 
     def get_task(self, family: str, task_id: str, *, rate_wait: float = 5.0) -> TaskReport:
-        """Ask KIE for a task's state (recordInfo / record-info), normalised by ``kie_reports``."""
-        path = _STATUS_PATHS.get(family)
-        if path is None:
+        """Ask KIE for a task's state (its family's record-info), normalised by ``reports``."""
+        spec = FAMILIES.get(family)
+        if spec is None:
             raise KieFinal(f"unknown KIE family {family!r}")
         if not task_id:
             raise KieFinal("empty task id")
-        data = self._call("GET", path, what=f"status {family} task={task_id}",
-                          params={"taskId": task_id}, idempotent=True,
+        params = {"taskId": task_id}
+        if spec.create_path is None:  # veo_1080p: "<source>#<index>"
+            source, index = split_1080p_id(task_id)
+            params = {"taskId": source, "index": index}
+        elif family == "veo_4k":  # "<source>#4k" (see create_task)
+            params = {"taskId": task_id.removesuffix("#4k")}
+        data = self._call("GET", spec.status_path, what=f"status {family} task={task_id}",
+                          params=params, idempotent=True,
                           limiter=self._status_limiter, rate_wait=rate_wait)
         if not isinstance(data, Mapping):
             raise KieRetryable(f"status {family} task={task_id}: answer without data")
-        return task_report(family, task_id, data)
+        return task_report(spec.status_shape, task_id, data)
 
     def credits(self, *, rate_wait: float = 5.0) -> int:
         """The account's remaining KIE credits."""
@@ -223,7 +224,7 @@ class KieClient:
         if isinstance(data, int | float) and not isinstance(data, bool) \
                 and math.isfinite(data):
             return int(data)
-        if isinstance(data, str) and data.strip().isdigit():
+        if isinstance(data, str) and data.strip().isascii() and data.strip().isdigit():
             return int(data)
         raise KieRetryable("credits: malformed answer")
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from trt_actors import JobState, StoreError, pending
+from trt_actors import JobState, StoreError, model_settings, pending, price_list
 
 if TYPE_CHECKING:
     from gateways.node import Node
@@ -109,6 +109,7 @@ def collect(node: Node) -> dict[str, Any]:
         "db_pool": node.store.stats(),
         "alerts": node.alerts.snapshot(),
         "failures": [],
+        "prices": _prices(node, None),  # the last known until the database answers
     }
     failed_jobs: list[dict[str, Any]] = []
     if found.ok:
@@ -133,6 +134,8 @@ def _read_database(node: Node, out: dict[str, Any]) -> list[dict[str, Any]]:
         failed = tx.all("status_failed_jobs", limit=FAILURES_SHOWN)
         tables = tx.all("status_tables")
         poison = tx.one("status_poison_updates", limit=POISON_SHOWN) or {}
+        settings = model_settings.read(tx)
+    out["prices"] = _prices(node, settings)
     by_state = {s.value: 0 for s in JobState}
     by_model: dict[str, dict[str, int]] = {}
     for row in job_rows:
@@ -172,6 +175,26 @@ def _read_database(node: Node, out: dict[str, Any]) -> list[dict[str, Any]]:
                                  "oldest_open_s": _round(outbox.get("oldest_open_s"))}
     out["callback_abuse"] = _callback_abuse(node, abuse, out["callbacks"])
     return failed
+
+
+def _prices(node: Node, settings: list[model_settings.ModelSetting] | None) -> dict[str, Any]:
+    """The effective price list: the markup, then per model its price (``price_min`` and
+    ``price_max`` when inputs change it), free, enabled and the operator's setting, if any.
+    ``settings`` None: the database did not answer, the last list built is shown."""
+    live = node.live_catalog
+    catalog = live.latest() if settings is None else live.with_settings(settings)
+    by_id = {s.model_id: s for s in settings or ()}
+    models = []
+    for entry in price_list(catalog):
+        entry.pop("fields")
+        said = by_id.get(entry["id"])
+        entry["override"] = said.price if said else None
+        entry["changed_by"] = said.changed_by if said else None
+        entry["changed_at"] = said.changed_at.isoformat(timespec="seconds") if said else None
+        models.append(entry)
+    return {"credits_per_kie_credit": live.credits_per_kie_credit, "from_database":
+            settings is not None, "enabled": sum(m["enabled"] for m in models),
+            "disabled": sum(not m["enabled"] for m in models), "models": models}
 
 
 def _callback_abuse(node: Node, row: dict[str, Any],

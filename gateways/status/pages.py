@@ -155,6 +155,25 @@ def _models(f: Mapping[str, Any]) -> str:
     return _table(("model", *states), rows, "no jobs yet")
 
 
+def _prices(f: Mapping[str, Any]) -> str:
+    prices = f.get("prices") or {}
+
+    def price(m: Mapping[str, Any]) -> str:
+        if m.get("free"):
+            return "free"
+        low, high = m.get("price_min"), m.get("price_max")
+        return str(low) if low == high else f"{low}–{high}"
+
+    rows = (f"<tr><td>{_e(m.get('id'))}</td>{_cell(m.get('kind'))}{_cell(price(m), None, True)}"
+            f"{_cell('' if m.get('enabled') else 'off')}{_cell(m.get('override'))}"
+            f"{_cell(m.get('changed_by'))}{_cell(_when(m.get('changed_at')))}</tr>"
+            for m in prices.get("models") or [])
+    head = (f'<p>{_e(prices.get("credits_per_kie_credit"))} credits per KIE credit · '
+            f'{_e(prices.get("enabled"))} models on, {_e(prices.get("disabled"))} off</p>')
+    return head + _table(("model", "kind", "credits", "", "override", "by", "when"), rows,
+                         "no models")
+
+
 def _queues(f: Mapping[str, Any]) -> str:
     depths = f.get("depths") or {}
     orphans = f.get("orphans") or {}
@@ -279,6 +298,7 @@ def render(facts: Mapping[str, Any]) -> str:
         _section("Virtual actors", _actors(facts)),
         _section("KIE callbacks", _callbacks(facts)),
         _section("Jobs by model", _models(facts), wide=True),
+        _section("Prices", _prices(facts), wide=True),
         _section("Last failures", _failures(facts), wide=True),
         _section("Database pool", _pool(facts)),
         _section("Tables", _tables(facts)),

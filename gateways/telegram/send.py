@@ -41,6 +41,7 @@ from telegram.error import (
 
 from gateways.telegram.download import DownloadFailed, download, file_name
 from gateways.telegram.pacer import SendGate
+from gateways.telegram.text_result import send_text_result
 from trt_actors import retry_after_seconds, texts
 
 MB = 1024 * 1024
@@ -259,7 +260,10 @@ class TelegramSender:
     # --- results -------------------------------------------------------------------------------
 
     async def result(self, item: Item) -> list[int]:
-        """Every URL of the job, as the right media; units already sent are skipped."""
+        """Every URL of the job, as the right media (a text result: :mod:`text_result`);
+        units already sent are skipped."""
+        if item.payload.get("text"):  # a transcript, not a file (speech-to-text)
+            return await send_text_result(self, item, keyboard(item.payload.get("buttons")))
         urls = [str(u) for u in item.payload.get("urls") or []]
         caption = item.payload.get("caption") or None
         media = _SENDERS.get(str(item.payload.get("result_kind")), "document")

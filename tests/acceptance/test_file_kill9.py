@@ -41,6 +41,7 @@ def ledger_kinds(database: str, job_id: int) -> list[str]:
 
 def to_the_photo_question(person: Person) -> None:
     person.say("/start", "What would you like to make?")
+    person.step("Images", "what should the model do?")
     person.step("Remove background", "choose a model")
     person.step("Remove Background", "Price")
     person.step("Start", "photo or file")

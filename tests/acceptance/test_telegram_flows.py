@@ -135,7 +135,8 @@ def test_a_paid_model_by_gen_and_by_wizard_costs_exactly_its_price(
                      "Please check your order")
 
     person.say("/start", "What would you like to make?")
-    person.step("Images", "choose a model")
+    person.step("Images", "what should the model do?")
+    person.step("Text to image", "choose a model")
     person.step("Nano Banana", f"Price: {NANO_PRICE} credits")
     person.step("Start", "Step 1/1")
     person.say("a banana spaceship", "Optional settings")
@@ -171,6 +172,7 @@ def test_a_bad_link_is_refused_and_asked_again(
     node: NodeProcess, telegram: TelegramEmulator, database: str,
 ) -> None:
     person, _ = newcomer(telegram, 703)
+    person.step("Images", "what should the model do?")
     person.step("Image editing", "choose a model")
     person.step("Qwen Image Edit", "Price: free")
     person.step("Start", "Step 1/2")

@@ -41,6 +41,8 @@ pytestmark = pytest.mark.fuzz
 CATALOG = load_catalog()
 HMAC_KEY = "fuzz-webhook-hmac-key-0001"
 JOBS = 6
+FAMILIES = ("market", "runway", "midjourney", "gpt4o_image", "flux_kontext", "runway_aleph")
+"""The waiting jobs' families (one each): the gateway must hold every family's job still."""
 
 
 class NoKie:
@@ -87,7 +89,7 @@ def target(store: Store) -> Iterator[Target]:
     ledger.grant(store, 7, 100, "fuzz:grant")
     for i in range(JOBS):
         job, _ = jobs.confirm(store, jobs.NewJob(
-            user_id=7, chat_id=7, model_id="google/nano-banana", family="market",
+            user_id=7, chat_id=7, model_id="google/nano-banana", family=FAMILIES[i % JOBS],
             input={"prompt": f"fuzz {i}"}, price=2, free=False, expected_seconds=20,
             max_seconds=300, idempotency_key=f"fuzz:{i}"))
         task = secrets.token_hex(16)
@@ -136,13 +138,27 @@ def bodies(draw: st.DrawFn, tasks: list[str]) -> bytes:
             ["complete", "first", "text", "error", "COMPLETE", "x"])), "task_id": task,
             "data": [{"audio_url": draw(URLS)}]}},
         {"code": 200, "data": {"task_id": task, "video_url": draw(URLS)}},
+        # Runway Aleph (task id at the top level), Midjourney, 4o image (also its progress),
+        # Flux Kontext, Veo 4K (gateways/kie/callback_shapes.py)
+        {"code": draw(st.sampled_from([200, 400])), "taskId": task,
+         "data": {"result_video_url": draw(URLS), "result_image_url": draw(URLS)}},
+        {"code": draw(st.sampled_from([200, 500])), "data": {"taskId": task,
+         "promptJson": "{}", "resultUrls": draw(URLS)}},
+        {"code": draw(st.sampled_from([200, 400, 451])), "data": {"taskId": task,
+         "info": {"result_urls": draw(URLS)}, "progress": draw(st.sampled_from(
+             ["0.48", "1.00", 0.2, None]))}},
+        {"code": draw(st.sampled_from([200, 501])), "data": {"taskId": task, "info": {
+            "originImageUrl": draw(URLS), "resultImageUrl": draw(URLS)}}},
+        {"code": 200, "data": {"taskId": task, "info": {"resultUrls": draw(URLS),
+                                                        "imageUrls": draw(URLS)}}},
     ]
     doc: Any = draw(st.sampled_from(shapes))
     for _ in range(draw(st.integers(0, 3))):  # mutate: replace or add a key somewhere
         where = doc if draw(st.booleans()) or not isinstance(doc.get("data"), dict) \
             else doc["data"]
         where[draw(st.sampled_from(["code", "data", "taskId", "state", "msg", "resultJson",
-                                    "task_id", "extra"]))] = draw(JSON)
+                                    "task_id", "extra", "info", "resultUrls", "progress",
+                                    "successFlag", "result_video_url"]))] = draw(JSON)
     text = json.dumps(doc)
     if draw(st.integers(1, 200)) == 97:  # rarely: over the 1 MB limit (413, body thrown away)
         return b"x" * ((1 << 20) + 7)

@@ -191,7 +191,7 @@ def test_results_reach_the_chat_as_photo_video_and_audio_and_are_charged_once(
     under = [b["text"] for row in photo["reply_markup"]["inline_keyboard"] for b in row]
     assert under == ["✏️ Edit", "🎞 Animate", "🔍 Upscale", "✂️ Remove background", "🔁 Again"]
     under = [b["text"] for row in video["reply_markup"]["inline_keyboard"] for b in row]
-    assert under == ["🔁 Again"]
+    assert under == ["🔄 Video to video", "🔍 Video upscale", "🔁 Again"]
     sent = rows(store, f"job_id = {picture.id}")
     assert [(r["status"], r["message_ids"]) for r in sent] == [("sent", [photo["message_id"]])]
     assert settlements(store, 101) == [("capture", 2)]
@@ -203,6 +203,49 @@ def test_results_reach_the_chat_as_photo_video_and_audio_and_are_charged_once(
     ref.tell(Wake())
     eventually(lambda: snapshot(ref)["queued"] == 0)
     assert len(emu.messages(101)) == 1 and settlements(store, 101) == [("capture", 2)]
+
+
+def transcript_job(store: Store, user: int, text: str) -> jobs.Job:
+    """A speech-to-text job KIE finished: its result is the transcript, not a file."""
+    ledger.grant(store, user, 100, f"grant:{user}")
+    job, _ = jobs.confirm(store, jobs.NewJob(
+        user_id=user, chat_id=user, model_id="elevenlabs/speech-to-text", family="market",
+        input={}, price=18, free=False, expected_seconds=10, max_seconds=300,
+        idempotency_key=uuid.uuid4().hex))
+    with store.transaction() as tx:
+        jobs.move(tx, job.id, JobState.SUBMITTING, Cause.SUBMIT)
+        jobs.move(tx, job.id, JobState.RUNNING, Cause.CALLBACK)
+        done = jobs.move(tx, job.id, JobState.SUCCEEDED, Cause.CALLBACK, result_urls=(),
+                         result_text=text)
+        assert done is not None
+        MESSAGES.result_ready(tx, done)
+    return done
+
+
+def test_a_transcript_arrives_as_a_message_and_a_long_one_also_as_a_file(
+    store: Store, emu: TelegramEmulator, start: Start,
+) -> None:
+    short = transcript_job(store, 111, "Hello there. General Kenobi.")
+    words = " ".join(f"word{i}" for i in range(2000))  # ~17,000 characters
+    long = transcript_job(store, 112, words)
+    start()
+    delivered(store, short)
+    delivered(store, long)
+    (message,) = emu.messages(111)
+    assert message["method"] == "sendMessage"
+    assert f"#{short.id}" in message["plain_text"] and "General Kenobi." in message["plain_text"]
+    under = [b["text"] for row in message["reply_markup"]["inline_keyboard"] for b in row]
+    assert under == ["🔁 Again"]
+    preview, document = emu.messages(112)
+    assert preview["method"] == "sendMessage" and len(preview["plain_text"]) <= 4096
+    assert preview["plain_text"].startswith(next(iter(
+        line for line in message["plain_text"].splitlines() if line))[:10])
+    assert "word0 word1" in preview["plain_text"] and "word1999" not in preview["plain_text"]
+    assert document["method"] == "sendDocument" and "reply_markup" in document
+    assert document["media"]["filename"] == f"result-{long.id}.txt"
+    assert document["media"]["upload_size"] == len(words.encode())
+    assert settlements(store, 111) == [("capture", 18)]
+    assert settlements(store, 112) == [("capture", 18)]
 
 
 def test_progress_message_is_edited_in_place_up_to_done(

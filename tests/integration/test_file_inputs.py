@@ -85,6 +85,8 @@ def captured(database: str, user: int) -> int:
 def open_wizard(emu: TelegramEmulator, user: int, kind: str, model: str) -> None:
     emu.send_text(user, "/start")
     wait_text(emu, user, "What would you like to make?")
+    press(emu, user, "Images")
+    wait_text(emu, user, "what should the model do?")
     press(emu, user, kind)
     wait_text(emu, user, "choose a model")
     press(emu, user, model)

@@ -22,7 +22,7 @@ from sandbox.telegram_emulator import TelegramEmulator
 from tests.conftest import Postgres
 from tools import check as preflight
 from trt_actors.actors.router import Router
-from trt_actors.catalog.model import load_catalog, packaged_catalog_text
+from trt_actors.catalog.model import load_catalog, packaged_catalog_data
 from trt_actors.infra.store import Store
 from trt_actors.messages import GetUrl
 
@@ -131,7 +131,7 @@ def _fresh_database(postgres: Postgres, request: pytest.FixtureRequest) -> str:
 
 
 def _broken_catalog(tmp_path: Path) -> str:
-    data = json.loads(packaged_catalog_text())
+    data = packaged_catalog_data()
     z_image = next(m for m in data["models"] if m["id"] == "z-image")
     next(f for f in z_image["fields"] if f["name"] == "aspect_ratio")["default"] = "2:1"
     path = tmp_path / "catalog.json"
@@ -222,7 +222,7 @@ def test_database_down_skips_migrations_and_says_why(
 
 
 def test_catalog_check_requires_the_free_models(tmp_path: Path) -> None:
-    data = json.loads(packaged_catalog_text())
+    data = packaged_catalog_data()
     data["models"] = [m for m in data["models"] if m["id"] != "qwen/image-edit"]
     path = tmp_path / "catalog.json"
     path.write_text(json.dumps(data), encoding="utf-8")

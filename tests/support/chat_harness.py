@@ -20,6 +20,7 @@ from trt_actors.actors.janitor import Janitor, JanitorPolicy
 from trt_actors.actors.job import JobDeps, SubmitPolicy, job_router
 from trt_actors.actors.router import Router
 from trt_actors.actors.ticker import Ticker
+from trt_actors.catalog.live import LiveCatalog
 from trt_actors.catalog.model import load_catalog
 from trt_actors.catalog.validation import validate_input
 from trt_actors.conversation.job_messages import JobMessages
@@ -80,7 +81,8 @@ class ChatHarness:
             validate=lambda model_id, values: validate_input(CATALOG.get(model_id), values),
             policy=SubmitPolicy(callback_base_url=None, first_poll=60.0)))
         self.chats: Router = chat_router(ChatDeps(
-            store=store, catalog=CATALOG, jobs=self.jobs, job_messages=self.messages,
+            store=store, catalog=LiveCatalog(CATALOG), jobs=self.jobs,
+            job_messages=self.messages,
             admin_ids=frozenset({ADMIN}), welcome_credits=o.welcome_credits,
             free_daily_limit=o.free_daily_limit, wake_delivery=lambda: None,
             alerts=self.alerts, update_retry=o.retry, update_attempts=o.update_attempts))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import hashlib
 import json
 import re
@@ -14,12 +15,21 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from pydantic import ValidationError
 
-from trt_actors.catalog.model import Catalog, FieldType, ModelSpec, load_catalog
+from trt_actors.catalog.model import (
+    KINDS,
+    Catalog,
+    FieldType,
+    ModelSpec,
+    load_catalog,
+    packaged_catalog_data,
+)
 from trt_actors.catalog.validation import validate_input
 from trt_actors.errors import CatalogError
 
 FREE = ("z-image", "qwen/text-to-image", "qwen/image-to-image", "qwen/image-edit")
-PACKAGED = Path(__file__).resolve().parents[2] / "trt_actors" / "catalog" / "catalog.json"
+PACKAGED = Path(__file__).resolve().parents[2] / "trt_actors" / "catalog" / "models"
+SOLD = KINDS
+"""The categories issue 13 asks for: every kind the catalog knows is on sale."""
 
 
 @pytest.fixture(scope="module")
@@ -29,18 +39,37 @@ def catalog() -> Catalog:
 
 @pytest.fixture(scope="module")
 def raw() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(PACKAGED.read_text(encoding="utf-8"))
-    return data
+    return packaged_catalog_data()
 
 
 # --- the packaged catalog --------------------------------------------------------------------
 
 
-def test_packaged_catalog_is_big_enough_and_covers_every_family(catalog: Catalog) -> None:
-    assert len(catalog) >= 22
-    assert {m.family for m in catalog.models.values()} == {"market", "veo", "suno"}
-    for model_id in ("veo3", "veo3_fast", "V4_5PLUS", "V5", "kling-2.6/text-to-video"):
+def test_packaged_catalog_sells_70_models_in_every_category(catalog: Catalog) -> None:
+    enabled = catalog.enabled_models()
+    assert len(enabled) >= 70
+    kinds = {m.kind for m in enabled}
+    assert set(SOLD) <= kinds, set(SOLD) - kinds
+    assert kinds <= set(KINDS)
+    assert {"market", "veo", "suno"} <= {m.family for m in enabled}
+    for model_id in ("veo3", "veo3_fast", "V4_5PLUS", "V5", "kling-2.6/text-to-video",
+                     "bytedance/v1-pro-image-to-video", "hailuo/02-text-to-video-pro",
+                     "kling/v2-5-turbo-text-to-video-pro", "sora-2-pro-image-to-video",
+                     "google/imagen4-ultra", "elevenlabs/speech-to-text"):
         assert model_id in catalog
+
+
+def test_every_entry_names_its_kie_page_and_when_it_was_added(catalog: Catalog) -> None:
+    for model in catalog.models.values():
+        assert re.match(r"https://(docs\.)?kie\.ai/", model.source), model.id
+        assert datetime.date(2026, 11, 1) <= model.added <= datetime.date(2026, 12, 5), model.id
+    assert catalog.get("z-image").added == datetime.date(2026, 11, 1)
+    assert catalog.get("elevenlabs/speech-to-text").added == datetime.date(2026, 12, 5)
+
+
+def test_a_text_result_is_a_kind_of_its_own(catalog: Catalog) -> None:
+    assert catalog.get("elevenlabs/speech-to-text").result_kind == "text"
+    assert catalog.get("elevenlabs/audio-isolation").result_kind == "audio"
 
 
 def test_the_four_free_models_are_free(catalog: Catalog) -> None:
@@ -58,8 +87,7 @@ def test_paid_models_charge_at_least_one_credit(catalog: Catalog) -> None:
             assert model.price_for(model.example) >= 1, model.id
 
 
-@pytest.mark.parametrize(
-    "model_id", [m["id"] for m in json.loads(PACKAGED.read_text("utf-8"))["models"]])
+@pytest.mark.parametrize("model_id", [m["id"] for m in packaged_catalog_data()["models"]])
 def test_every_example_validates(catalog: Catalog, model_id: str) -> None:
     model = catalog.get(model_id)
     sent = validate_input(model, model.example)
@@ -84,7 +112,8 @@ def test_example_links_are_real_wikimedia_files(catalog: Catalog) -> None:
                 assert match, url
                 digest = hashlib.md5(unquote(match[3]).encode()).hexdigest()
                 assert (match[1], match[2]) == (digest[0], digest[:2]), url
-                assert match[3].lower().endswith((".jpg", ".jpeg", ".png")), url
+                assert match[3].lower().endswith(
+                    (".jpg", ".jpeg", ".png", ".webm", ".ogg")), url
                 seen += 1
     assert seen >= 10
 
@@ -136,10 +165,10 @@ def test_unknown_model_is_a_key_error(catalog: Catalog) -> None:
 
 
 def test_model_specs_are_frozen(catalog: Catalog) -> None:
-    model = catalog.get("z-image")
+    model = catalog.get("google/nano-banana")
     with pytest.raises(ValidationError):
-        model.price = 5
-    assert catalog.get("z-image").price == 0
+        model.kie_credits = 5
+    assert catalog.get("google/nano-banana").price == 2
 
 
 # --- broken catalogs -------------------------------------------------------------------------
@@ -188,18 +217,43 @@ BROKEN: dict[str, tuple[Callable[[dict[str, Any]], None], tuple[str, ...]]] = {
         _add_field("V5", "callBackUrl"), ("'V5'", "'callBackUrl'", "system field")),
     "system field callback_url": (
         _add_field("z-image", "callback_url"), ("'z-image'", "'callback_url'", "system field")),
-    "missing price on paid model": (
-        lambda d: _model(d, "google/nano-banana").pop("price"),
-        ("'google/nano-banana'", "price", "paid model")),
-    "free model with a price": (
+    "no KIE cost on a paid model": (
+        lambda d: _model(d, "google/nano-banana").update(kie_credits=0),
+        ("'google/nano-banana'", "kie_credits", "paid model")),
+    "a bot price in the file": (
         lambda d: _model(d, "z-image").update(price=3),
-        ("'z-image'", "price", "free model")),
+        ("'z-image'", "price", "kie_credits", "TRT_CREDITS_PER_KIE_CREDIT")),
+    "an operator override in the file": (
+        lambda d: _model(d, "google/nano-banana").update(price_override=3),
+        ("'google/nano-banana'", "price_override", "operator")),
+    "a model switched off in the file": (
+        lambda d: _model(d, "google/nano-banana").update(enabled=False),
+        ("'google/nano-banana'", "enabled", "operator")),
+    "free model with price rules": (
+        lambda d: _model(d, "z-image").update(
+            price_by=[{"when": {"aspect_ratio": "1:1"}, "kie_credits": 3}]),
+        ("'z-image'", "price_by", "free model")),
+    "no source": (
+        lambda d: _model(d, "z-image").pop("source"), ("'z-image'", "source", "required")),
+    "no date added": (
+        lambda d: _model(d, "z-image").pop("added"), ("'z-image'", "added", "required")),
+    "a date that is not one": (
+        lambda d: _model(d, "z-image").update(added="1 Nov"), ("'z-image'", "added")),
+    "unknown kind": (
+        lambda d: _model(d, "z-image").update(kind="holograms"),
+        ("'z-image'", "kind", "'holograms'", "text-to-image")),
+    "per_chars on a field without a limit": (
+        lambda d: _field(d, "elevenlabs/text-to-speech-turbo-2-5", "text").pop("max_length"),
+        ("'elevenlabs/text-to-speech-turbo-2-5'", "'text'", "per_chars", "max_length")),
+    "output_size cheaper than its largest bucket": (
+        lambda d: _model(d, "topaz/image-upscale").update(kie_credits=10),
+        ("'topaz/image-upscale'", "kie_credits", "largest bucket")),
     "price rule on an unknown value": (
         lambda d: _model(d, "nano-banana-pro")["price_by"][0]["when"].update(resolution="8K"),
         ("'nano-banana-pro'", "'resolution'", "price_by[0]", "'8K'")),
     "price rule on an unknown field": (
         lambda d: _model(d, "nano-banana-pro")["price_by"].append(
-            {"when": {"colour": "red"}, "price": 3}),
+            {"when": {"colour": "red"}, "kie_credits": 3}),
         ("'nano-banana-pro'", "'colour'", "price_by[1]")),
     "max below expected": (
         lambda d: _model(d, "veo3").update(max_seconds=10),
@@ -211,8 +265,8 @@ BROKEN: dict[str, tuple[Callable[[dict[str, Any]], None], tuple[str, ...]]] = {
         lambda d: _field(d, "z-image", "prompt").update(max_lenght=10),
         ("'z-image'", "'prompt'", "max_lenght")),
     "unknown family": (
-        lambda d: _model(d, "veo3").update(family="runway"),
-        ("'veo3'", "family", "'runway'")),
+        lambda d: _model(d, "veo3").update(family="telepathy"),
+        ("'veo3'", "family", "'telepathy'")),
     "duplicate field": (
         lambda d: _model(d, "z-image")["fields"].append(
             copy.deepcopy(_field(d, "z-image", "prompt"))),
@@ -258,3 +312,47 @@ def test_a_valid_custom_catalog_file_loads(raw: dict[str, Any], tmp_path: Path) 
     small = load_catalog(path)
     assert list(small.models) == ["z-image", "veo3"]
     assert isinstance(small.get("veo3"), ModelSpec)
+
+
+# --- one file per family ---------------------------------------------------------------------
+
+
+def _write(folder: Path, name: str, models: list[dict[str, Any]]) -> None:
+    (folder / name).write_text(json.dumps({"models": models}), encoding="utf-8")
+
+
+def test_the_packaged_catalog_is_one_file_per_family() -> None:
+    names = sorted(p.name for p in PACKAGED.glob("*.json"))
+    assert {"market.json", "veo.json", "suno.json"} <= set(names)
+    for path in PACKAGED.glob("*.json"):
+        families = {m["family"] for m in json.loads(path.read_text("utf-8"))["models"]}
+        assert families == {path.stem} or path.stem != "market", path.name
+    assert len(load_catalog(PACKAGED)) == len(load_catalog())
+
+
+def test_a_directory_loads_market_first_then_the_files_by_name(
+    raw: dict[str, Any], tmp_path: Path
+) -> None:
+    _write(tmp_path, "veo.json", [_model(raw, "veo3")])
+    _write(tmp_path, "market.json", [_model(raw, "nano-banana-pro"), _model(raw, "z-image")])
+    _write(tmp_path, "suno.json", [_model(raw, "V5")])
+    (tmp_path / "notes.txt").write_text("not a catalog file", encoding="utf-8")
+    assert list(load_catalog(tmp_path).models) == ["nano-banana-pro", "z-image", "V5", "veo3"]
+    # a new family's file is picked up with no code change, in its place by name
+    _write(tmp_path, "aaa.json", [_model(raw, "V4_5PLUS")])
+    assert list(load_catalog(tmp_path).models) == [
+        "nano-banana-pro", "z-image", "V4_5PLUS", "V5", "veo3"]
+
+
+def test_a_broken_file_in_a_directory_is_named(raw: dict[str, Any], tmp_path: Path) -> None:
+    _write(tmp_path, "market.json", [_model(raw, "z-image")])
+    (tmp_path / "veo.json").write_text('{"models": [', encoding="utf-8")
+    with pytest.raises(CatalogError, match=r"veo\.json is not valid JSON"):
+        load_catalog(tmp_path)
+    _write(tmp_path, "veo.json", [_model(raw, "z-image")])
+    with pytest.raises(CatalogError, match="duplicate id"):
+        load_catalog(tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CatalogError, match=r"no \.json files"):
+        load_catalog(empty)

@@ -24,13 +24,13 @@ def walk_z_image(chat: Chat) -> None:
     chat.press("16:9")
 
 
-def test_start_shows_balance_kinds_and_free_section() -> None:
+def test_start_shows_balance_categories_and_free_section() -> None:
     chat = Chat()
     chat.cmd("start")
-    assert "100 credits" in chat.text()
+    assert "100 credits" in chat.text() and "/models" in chat.text()
     labels = chat.labels()
-    for kind in ("Images", "Image editing", "Video", "Music", "Speech", "Upscale",
-                 "Free models", "Top up", "Language"):
+    for kind in ("Images", "Video", "Music", "Speech", "Popular", "Free models", "Top up",
+                 "Language"):
         assert any(kind in label for label in labels), kind
 
 
@@ -38,6 +38,7 @@ def test_kind_list_shows_models_with_prices_and_card_explains_the_model() -> Non
     chat = Chat()
     chat.cmd("start")
     chat.press("Video")
+    chat.press("Text to video")
     assert "Kling 2.6 · from 28 credits" in chat.labels()
     chat.press("Kling 2.6")
     card = chat.text()
@@ -88,6 +89,7 @@ def test_bad_url_and_photo_and_telegram_link_ask_the_same_question_again() -> No
     chat = Chat()
     chat.cmd("gen", "")  # harmless: usage only
     chat.cmd("start")
+    chat.press("Images")
     chat.press("Image editing")
     chat.press("Qwen Image Edit")
     chat.press("Start")
@@ -110,6 +112,7 @@ def test_boolean_field_is_asked_with_yes_no_buttons() -> None:
     chat.cmd("gen", "nope")
     chat.cmd("start")
     chat.press("Video")
+    chat.press("Text to video")
     chat.press("Kling 2.6")
     chat.press("Start")
     chat.type("waves at night")
@@ -266,8 +269,7 @@ def test_every_catalog_model_is_orderable_through_the_wizard_with_its_example() 
     """Walks each model's card, every question, options and edit screens (64-byte check)."""
     for model in CATALOG.models.values():
         chat = Chat(FakeContext(credits=10_000))
-        chat.cmd("start")
-        chat.press_data(_data_for(chat, ["kind", model.kind]))
+        chat.cmd("models", model.id)
         chat.press_data(_data_for(chat, ["model", model.id]))
         chat.press("Start")
         example = model.example

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from tests.unit.test_conversation_fakes import CATALOG, Chat, FakeContext
-from trt_actors.catalog.model import packaged_catalog_text, parse_catalog
+from trt_actors.catalog.model import packaged_catalog_data, parse_catalog
 from trt_actors.conversation.engine import (
     STAR_PACKS,
     InvoiceReply,
@@ -208,7 +207,7 @@ def test_state_from_an_older_engine_or_a_vanished_model_starts_over_politely() -
 
 
 def test_a_catalog_change_between_events_resumes_with_what_still_fits() -> None:
-    data = json.loads(packaged_catalog_text())
+    data = packaged_catalog_data()
     z_image = next(m for m in data["models"] if m["id"] == "z-image")
     z_image["fields"] = [f for f in z_image["fields"] if f["name"] != "aspect_ratio"]
     z_image["example"].pop("aspect_ratio")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from trt_actors.catalog import DEFAULT_CREDITS_PER_KIE_CREDIT
 from trt_actors.catalog.model import Catalog, load_catalog
 from trt_actors.conversation.engine import (
     Answer,
@@ -47,6 +48,10 @@ class FakeContext:
     others: dict[int, int] = field(default_factory=lambda: {42: 5})
     confirm_calls: int = 0
     transfers: list[dict[str, Any]] = field(default_factory=list)
+    popular: list[str] = field(default_factory=list)
+    """Model ids as the last days' confirmed jobs rank them."""
+    model_settings: dict[str, tuple[bool, int | None]] = field(default_factory=dict)
+    """What admins set: model id -> (enabled, price override)."""
 
     def balance(self) -> int:
         return self.credits
@@ -115,6 +120,26 @@ class FakeContext:
                       mime_type: str | None, name_hint: str) -> None:
         self.transfers.append({"id": transfer_id, "file_id": file_id, "size": size,
                                "mime_type": mime_type, "name": name_hint})
+
+    def popular_models(self, limit: int) -> list[str]:
+        return self.popular[:limit]
+
+    def set_model_enabled(self, model_id: str, enabled: bool) -> Catalog:
+        self.model_settings[model_id] = (enabled, self.model_settings.get(model_id,
+                                                                          (True, None))[1])
+        return self.effective()
+
+    def set_model_price(self, model_id: str, price: int | None) -> Catalog:
+        self.model_settings[model_id] = (self.model_settings.get(model_id, (True, None))[0],
+                                         price)
+        return self.effective()
+
+    def effective(self) -> Catalog:
+        """The catalog with what admins set, as the chat actor would read it."""
+        return CATALOG.with_pricing(
+            DEFAULT_CREDITS_PER_KIE_CREDIT,
+            {m: p for m, (_, p) in self.model_settings.items() if p is not None},
+            [m for m, (on, _) in self.model_settings.items() if not on])
 
 
 class Chat:

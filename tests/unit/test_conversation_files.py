@@ -16,6 +16,7 @@ def photo(n: int = 1, *, size: int = 100_000, group: str | None = None) -> Media
 
 def start(chat: Chat, kind: str, model: str) -> None:
     chat.cmd("start")
+    chat.press("Images")
     chat.press(kind)
     chat.press(model)
     chat.press("Start")
@@ -112,6 +113,7 @@ def test_a_photo_sent_again_replaces_one_whose_upload_never_came_back() -> None:
 def test_russian_texts() -> None:
     chat = Chat(language_code="ru")
     chat.cmd("start")
+    chat.press("Изображения")
     chat.press("Редактирование")
     chat.press("Qwen")
     chat.press("▶️")

@@ -38,9 +38,11 @@ def test_an_image_result_offers_what_the_catalog_allows_and_again() -> None:
     assert rows[-1] == [{"label": "🔁 Again", "data": "again:12345678"}]
     assert [m.id for m in groups(CATALOG, "image")["nobg"]] == ["recraft/remove-background"]
     assert "qwen/image-edit" in [m.id for m in groups(CATALOG, "image")["edit"]]
-    # No model takes a video or a song as input (yet): only "Again".
-    assert labels(result_buttons(CATALOG, "ru", 1, "kling-2.6/text-to-video")) == ["🔁 Ещё раз"]
-    assert labels(result_buttons(CATALOG, "en", 1, "V5")) == ["🔁 Again"]
+    # A video or a song goes on to the models that take one
+    assert labels(result_buttons(CATALOG, "ru", 1, "kling-2.6/text-to-video")) == [
+        "🔄 Видео по видео", "🔍 Увеличение видео", "🔁 Ещё раз"]
+    assert labels(result_buttons(CATALOG, "en", 1, "V5")) == [
+        "👄 Avatars and lip-sync", "📝 Speech to text", "🎙 Voice isolation", "🔁 Again"]
     assert result_buttons(CATALOG, "en", 1, "no/such-model") == []
 
 

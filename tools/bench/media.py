@@ -81,9 +81,10 @@ def _press(telegram: TelegramEmulator, user: int, label: str) -> None:
 
 
 def _to_question(telegram: TelegramEmulator, users: list[int]) -> None:
-    """Every user in ``users``: /start → kind → model → Start → the image question."""
+    """Every user in ``users``: /start → Images → kind → model → Start → the image question."""
     steps: list[tuple[Callable[[int], Any], str]] = [
         (lambda u: telegram.send_text(u, "/start"), "What would you like to make?"),
+        (lambda u: _press(telegram, u, "Images"), "what should the model do?"),
         (lambda u: _press(telegram, u, KIND), "choose a model"),
         (lambda u: _press(telegram, u, MODEL), "Price"),
         (lambda u: _press(telegram, u, "Start"), ASKED),

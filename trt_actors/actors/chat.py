@@ -19,10 +19,10 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from trt_actors.actors.chat_context import DbChatContext
+from trt_actors.actors.chat_context import DbChatContext, effective_catalog
 from trt_actors.actors.chat_rules import handle_outside
 from trt_actors.actors.router import Router, VirtualActor
-from trt_actors.catalog.model import Catalog
+from trt_actors.catalog.live import LiveCatalog
 from trt_actors.conversation import engine as conversation
 from trt_actors.conversation.engine import (
     ButtonPressed,
@@ -63,7 +63,9 @@ UPDATE_RETRY = Backoff(2.0, 300.0, jitter=(0.8, 1.2))
 @dataclass(frozen=True, slots=True)
 class ChatDeps:
     store: Store
-    catalog: Catalog
+    catalog: LiveCatalog
+    """The effective catalog, read in each update's transaction (the operator's prices and
+    switches as of that moment)."""
     jobs: Router
     job_messages: JobMessages
     admin_ids: frozenset[int]
@@ -196,8 +198,8 @@ class ChatActor(VirtualActor):
             user_id, language = int(row["user_id"]), row["language"]
             ctx = DbChatContext(tx, self.deps, user_id=user_id, chat_id=chat_id,
                                 language=texts.lang_for(language), update_id=0)
-            state, answers = conversation.handle(self.deps.catalog, row["state"], event, ctx,
-                                                 language_code=language)
+            state, answers = conversation.handle(effective_catalog(tx, self.deps), row["state"],
+                                                 event, ctx, language_code=language)
             transfers.extend(ctx.transfers)
             tx.run("session_save", chat_id=chat_id, user_id=user_id, state=jsonb(state))
             for i, answer in enumerate(answers):
@@ -252,8 +254,8 @@ class ChatActor(VirtualActor):
         ctx = DbChatContext(tx, self.deps, user_id=user_id, chat_id=chat_id,
                             language=texts.lang_for(language_code), update_id=update_id)
         state, answers = conversation.handle(
-            self.deps.catalog, state_row["state"] if state_row else None, event, ctx,
-            language_code=language_code)
+            effective_catalog(tx, self.deps), state_row["state"] if state_row else None, event,
+            ctx, language_code=language_code)
         confirmed.extend(ctx.confirmed)
         transfers.extend(ctx.transfers)
         tx.run("session_save", chat_id=chat_id, user_id=user_id, state=jsonb(state))

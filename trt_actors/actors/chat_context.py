@@ -3,11 +3,13 @@ chat actor's transaction for the update being handled."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from trt_actors.catalog.model import Catalog
 from trt_actors.conversation.engine import ConfirmResult, JobResult, JobSummary
-from trt_actors.domain import jobs, ledger
+from trt_actors.domain import jobs, ledger, model_settings
 from trt_actors.domain.states import Cause, Failure, JobState
 from trt_actors.errors import CancelTooLate
 from trt_actors.infra.store import Tx
@@ -15,6 +17,13 @@ from trt_actors.messages import TransferFile
 
 if TYPE_CHECKING:
     from trt_actors.actors.chat import ChatDeps
+
+log = logging.getLogger("trt.chat")
+
+
+def effective_catalog(tx: Tx, deps: ChatDeps) -> Catalog:
+    """The catalog as of this transaction: the operator's settings over the packaged one."""
+    return deps.catalog.with_settings(model_settings.read(tx))
 
 
 class DbChatContext:
@@ -36,7 +45,7 @@ class DbChatContext:
     def confirm_job(self, model_id: str, inputs: dict[str, Any], price: int,
                     idempotency_key: str, *,
                     files: list[dict[str, Any]] | None = None) -> ConfirmResult:
-        model = self.deps.catalog.get(model_id)
+        model = self.deps.catalog.packaged.get(model_id)  # its price: the order's, as shown
         new = jobs.NewJob(
             user_id=self.user_id, chat_id=self.chat_id, model_id=model.id,
             family=model.family.value, input=inputs, price=price, free=model.free,
@@ -112,3 +121,22 @@ class DbChatContext:
                       mime_type: str | None, name_hint: str) -> None:
         self.transfers.append(TransferFile(self.chat_id, transfer_id, file_id, size=size,
                                            mime_type=mime_type, name_hint=name_hint))
+
+    def popular_models(self, limit: int) -> list[str]:
+        return model_settings.popular(self.tx, limit=limit)
+
+    def set_model_enabled(self, model_id: str, enabled: bool) -> Catalog:
+        if not self.is_admin:
+            raise PermissionError("model settings are for admins only")
+        model_settings.set_enabled(self.tx, model_id, enabled, by=self.user_id)
+        log.info("admin %s turned model %s %s", self.user_id, model_id,
+                 "on" if enabled else "off")
+        return effective_catalog(self.tx, self.deps)
+
+    def set_model_price(self, model_id: str, price: int | None) -> Catalog:
+        if not self.is_admin:
+            raise PermissionError("model settings are for admins only")
+        model_settings.set_price(self.tx, model_id, price, by=self.user_id)
+        log.info("admin %s set the price of model %s to %s", self.user_id, model_id,
+                 "the catalog's" if price is None else price)
+        return effective_catalog(self.tx, self.deps)

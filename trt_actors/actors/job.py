@@ -342,11 +342,12 @@ class JobActor(VirtualActor):
             tx.run("job_note", job_id=job.id, cause=cause.value,
                    detail=f"another task of this job: {report.task_id}")
         if state is TaskState.SUCCESS:
-            if not report.result_urls:
+            if not report.result_urls and not report.result_text:
                 self._fail_in(tx, job, Failure.KIE_FAILED, cause, "success without results")
                 return
             moved = jobs.move(tx, job.id, JobState.SUCCEEDED, cause,
-                              detail=f"task {report.task_id}", result_urls=report.result_urls)
+                              detail=f"task {report.task_id}", result_urls=report.result_urls,
+                              result_text=report.result_text)
             if moved is not None:
                 self.deps.job_messages.result_ready(tx, moved)
                 self._queued = True

@@ -1,12 +1,12 @@
 """The catalog's load-time consistency: the checks that need the validator, and the report.
 
-:mod:`trt_actors.catalog.model`'s pydantic validators raise :class:`CatalogProblem`; pydantic wraps
-it and :func:`one_line` turns the first error into the single ``CatalogError`` line an operator
-reads (``catalog: model 'x' field 'y' key: message``). The checks that run a model's own values
-through :mod:`trt_actors.catalog.validation` (a field's default, a price rule, the example)
-live here too. The validator imports the catalog, and the catalog imports this module, so
-those two are imported inside the functions: by the time a catalog is loaded, both modules
-are complete.
+The pydantic validators of :mod:`trt_actors.catalog.model` and ``fields`` raise
+:class:`CatalogProblem`; pydantic wraps it and :func:`one_line` turns the first error into the
+single ``CatalogError`` line an operator reads (``catalog: model 'x' field 'y' key: message``).
+The checks that run a model's own values through :mod:`trt_actors.catalog.validation` (a
+field's default, a price rule, the example) live here too. The validator imports the catalog,
+and the catalog imports this module, so those two are imported inside the functions: by the
+time a catalog is loaded, both modules are complete.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 if TYPE_CHECKING:
-    from trt_actors.catalog.model import FieldSpec, ModelSpec, PriceRule
+    from trt_actors.catalog.fields import FieldSpec
+    from trt_actors.catalog.model import ModelSpec
+    from trt_actors.catalog.pricing import PriceRule
 
 __all__ = ["CatalogProblem", "default_problem", "example_problem", "one_line",
            "price_rule_problem"]
@@ -68,7 +70,7 @@ def one_line(label: str, raw: dict[str, Any], exc: ValidationError) -> str:
 
 def default_problem(field: FieldSpec) -> str | None:
     """Why a field's default fails its own field, or None."""
-    from trt_actors.catalog.model import FieldType
+    from trt_actors.catalog.fields import FieldType
     from trt_actors.catalog.validation import FieldRejected, check_value
 
     try:
@@ -83,7 +85,7 @@ def default_problem(field: FieldSpec) -> str | None:
 def price_rule_problem(model: ModelSpec, rule: PriceRule) -> tuple[str, str] | None:
     """(field, why) if a price rule names a missing field, a non-enum/boolean field, or a
     value the field cannot take; else None."""
-    from trt_actors.catalog.model import FieldType
+    from trt_actors.catalog.fields import FieldType
     from trt_actors.catalog.validation import FieldRejected, check_value
 
     fields = {f.name: f for f in model.fields}

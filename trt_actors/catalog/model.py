@@ -1,20 +1,22 @@
-"""The model catalog: every model the bot sells, its input fields, limits and prices.
+"""The model catalog: every model the bot sells, its input fields, limits and KIE's cost.
 
-``trt_actors/catalog/catalog.json`` is validated once at load into frozen pydantic values. Anything
-wrong (types, unknown keys, a default outside its own field, an example its own model rejects,
-a paid model without a price ...) stops the load with one ``CatalogError`` line naming the model
-and field, so an operator's typo fails at start-up, not in front of a user. User input is
-checked against these specs by :mod:`trt_actors.catalog.validation`; the load-time checks that need
-the validator, and the one-line report of any problem, are in :mod:`trt_actors.catalog.checks`.
+The catalog files (``trt_actors/catalog/models/*.json``, one per KIE family, read by
+:mod:`trt_actors.catalog.loading`) are validated once at load into frozen pydantic values.
+Anything wrong (types, unknown keys, a default outside its own field, an example its own model
+rejects, a paid model without KIE's cost ...) stops the load with one ``CatalogError`` line
+naming the model and field, so an operator's typo fails at start-up, not in front of a user.
+Prices are derived from KIE's cost (:mod:`trt_actors.catalog.pricing`); the operator's markup,
+overrides and switched-off models come in through :meth:`Catalog.with_pricing`. User input is
+checked against these specs by :mod:`trt_actors.catalog.validation`.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+import datetime
+import itertools
+from collections.abc import Iterable, Iterator, Mapping
 from enum import StrEnum
-from importlib import resources
-from pathlib import Path
+from fractions import Fraction
 from typing import Annotated, Any
 
 from pydantic import (
@@ -23,69 +25,46 @@ from pydantic import (
     Field,
     JsonValue,
     StrictBool,
-    StrictFloat,
-    StrictInt,
     StrictStr,
     StringConstraints,
-    ValidationError,
     model_validator,
 )
 
-from trt_actors.catalog.checks import (
-    CatalogProblem,
-    default_problem,
-    example_problem,
-    one_line,
-    price_rule_problem,
+from trt_actors.catalog.checks import CatalogProblem, example_problem, price_rule_problem
+from trt_actors.catalog.fields import (
+    FieldSpec,
+    FieldType,
+    Localized,
+    Number,
+    ResultKind,
+    is_system_field,
 )
-from trt_actors.errors import CatalogError
+from trt_actors.catalog.pricing import (
+    DEFAULT_CREDITS_PER_KIE_CREDIT,
+    OutputSize,
+    PerChars,
+    PriceRule,
+    bot_credits,
+    scaled,
+)
 
 __all__ = [
-    "Catalog", "Family", "FieldSpec", "FieldType", "Localized", "ModelSpec", "PriceRule",
-    "ResultKind", "is_system_field", "load_catalog", "parse_catalog",
+    "KINDS", "Catalog", "Family", "FieldSpec", "FieldType", "Localized", "ModelSpec",
+    "PriceRule", "ResultKind", "is_system_field", "load_catalog", "packaged_catalog_data",
+    "parse_catalog",
 ]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
-Text = Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1)]
-Number = StrictInt | StrictFloat
-Count = Annotated[StrictInt, Field(ge=0)]
-
-
-def is_system_field(name: str) -> bool:
-    """True for names the bot itself sets on a KIE request (``model``, ``callBackUrl``).
-
-    Compared case- and separator-insensitively, so ``callback_url`` and ``CallBackURL`` are
-    caught too: such a field can never come from user input.
-    """
-    return name.replace("_", "").replace("-", "").lower() in {"model", "callbackurl"}
-
-
-class Localized(BaseModel):
-    """A text in English and Russian."""
-
-    model_config = _FROZEN
-
-    en: Text
-    ru: Text
-
-    def get(self, language: str | None) -> str:
-        """The text for a Telegram ``language_code`` (Russian for ``ru*``, else English)."""
-        return self.ru if (language or "").lower().startswith("ru") else self.en
-
-
-class FieldType(StrEnum):
-    """The type of one input field, as the wizard asks for it and KIE receives it."""
-
-    STRING = "string"
-    INTEGER = "integer"
-    NUMBER = "number"
-    BOOLEAN = "boolean"
-    ENUM = "enum"
-    """One of a fixed list of values; always strings, even numeric-looking ("5")."""
-    URL = "url"
-    """One public http(s) URL (KIE takes media by URL, never base64)."""
-    URL_LIST = "url_list"
+KINDS = (
+    "text-to-image", "image-edit", "image-to-image", "upscale", "background-removal", "reframe",
+    "text-to-video", "image-to-video", "video-to-video", "video-upscale", "lip-sync", "music",
+    "music-extend", "text-to-speech", "speech-to-text", "sound-effects", "audio-isolation",
+)
+"""The categories a model's ``kind`` can name (the menu groups models by them): images from
+text, editing, restyling from a picture, upscaling, background removal, reframing; video from
+text, from a picture, from a video, video upscaling; avatars and lip-sync; music and music
+extension; speech from text, text from speech, sound effects, voice isolation."""
 
 
 class Family(StrEnum):
@@ -94,106 +73,22 @@ class Family(StrEnum):
     MARKET = "market"
     VEO = "veo"
     SUNO = "suno"
-
-
-class ResultKind(StrEnum):
-    """What a model produces (and, on a url field, what the link must point to)."""
-
-    IMAGE = "image"
-    VIDEO = "video"
-    AUDIO = "audio"
-
-
-_NUMERIC = (FieldType.INTEGER, FieldType.NUMBER)
-_APPLIES_TO = {  # which limits make sense for which field types
-    "enum": (FieldType.ENUM,), "min": _NUMERIC, "max": _NUMERIC,
-    "min_length": (FieldType.STRING,), "max_length": (FieldType.STRING,),
-    "min_items": (FieldType.URL_LIST,), "max_items": (FieldType.URL_LIST,),
-    "media": (FieldType.URL, FieldType.URL_LIST),
-}
-
-
-class FieldSpec(BaseModel):
-    """One input field of a model: its type, limits, default and the wizard's question."""
-
-    model_config = _FROZEN
-
-    name: Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
-    """The key in KIE's ``input`` object, exactly as KIE spells it."""
-    type: FieldType
-    label: Localized
-    """The question the wizard asks for this field."""
-    required: StrictBool = False
-    default: JsonValue = None
-    """Sent when the user gives no value (None: no default; KIE decides)."""
-    enum: tuple[StrictStr, ...] | None = None
-    min: Number | None = None
-    max: Number | None = None
-    min_length: Count | None = None
-    max_length: Count | None = None
-    min_items: Count | None = None
-    max_items: Count | None = None
-    media: ResultKind | None = None
-    """For url fields: what the link points to (only changes the wording of messages)."""
-
-    @property
-    def has_default(self) -> bool:
-        return self.default is not None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> FieldSpec:
-        if is_system_field(self.name):
-            raise CatalogProblem("is a system field the bot sets itself; it cannot be user input")
-        t = self.type
-        for key, types in _APPLIES_TO.items():
-            if t not in types and getattr(self, key) is not None:
-                raise CatalogProblem(f"{key} does not apply to a field of type {t}")
-        if t is FieldType.ENUM:
-            values = self.enum or ()
-            if not values or any(not v.strip() for v in values):
-                raise CatalogProblem(
-                    "an enum field needs a non-empty list of non-empty string values")
-            folded = [v.casefold() for v in values]
-            if len(set(folded)) != len(folded):
-                raise CatalogProblem("enum values must be unique (case-insensitively)")
-        if t is FieldType.INTEGER:
-            for key in ("min", "max"):
-                bound = getattr(self, key)
-                if bound is not None and not float(bound).is_integer():
-                    raise CatalogProblem(f"{key} of an integer field must be a whole number")
-        for low, high in (("min", "max"), ("min_length", "max_length"),
-                          ("min_items", "max_items")):
-            lo, hi = getattr(self, low), getattr(self, high)
-            if lo is not None and hi is not None and lo > hi:
-                raise CatalogProblem(f"{low} {lo} is greater than {high} {hi}")
-        if self.max_items == 0 or self.max_length == 0:
-            raise CatalogProblem("a maximum of 0 leaves nothing to send")
-        if self.has_default:
-            problem = default_problem(self)
-            if problem:
-                raise CatalogProblem(problem)
-        return self
-
-
-class PriceRule(BaseModel):
-    """``{"when": {"resolution": "4K"}, "price": 15}``: the price when every condition holds."""
-
-    model_config = _FROZEN
-
-    when: Annotated[dict[StrictStr, StrictStr | StrictBool], Field(min_length=1)]
-    """Field name → value; only enum (string) and boolean fields can be conditions."""
-    price: Annotated[StrictInt, Field(ge=1)]
-
-    def matches(self, values: Mapping[str, Any]) -> bool:
-        # type() equality: a rule on sound=True must not match a stray 1
-        return all(
-            type(values.get(name)) is type(want) and values.get(name) == want
-            for name, want in self.when.items()
-        )
+    # Families of their own endpoints (paths and shapes: gateways/kie/families.py). The
+    # follow-ups (extend, 1080p/4K) take the source KIE task id as a user field.
+    VEO_EXTEND = "veo_extend"
+    VEO_1080P = "veo_1080p"
+    VEO_4K = "veo_4k"
+    SUNO_EXTEND = "suno_extend"
+    RUNWAY = "runway"
+    RUNWAY_EXTEND = "runway_extend"
+    RUNWAY_ALEPH = "runway_aleph"
+    MIDJOURNEY = "midjourney"
+    GPT4O_IMAGE = "gpt4o_image"
+    FLUX_KONTEXT = "flux_kontext"
 
 
 class ModelSpec(BaseModel):
-    """One model the bot sells: how to ask for its input, what to charge, how long to wait."""
+    """One model the bot sells: how to ask for its input, what KIE charges, how long to wait."""
 
     model_config = _FROZEN
 
@@ -201,30 +96,36 @@ class ModelSpec(BaseModel):
     """KIE's model id (the ``model`` of createTask, or Veo/Suno's ``model``)."""
     family: Family
     kind: Annotated[StrictStr, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
-    """text-to-image, image-edit, text-to-video, music, ...: groups models in the menu."""
+    """One of :data:`KINDS`: groups models in the menu."""
     title: Localized
     description: Localized
+    source: Annotated[StrictStr, StringConstraints(pattern=r"^https://[^\s]+$")]
+    """The KIE docs or pricing page this entry's fields, limits and cost come from."""
+    added: datetime.date
+    """When the model was added to the catalog (ISO date): recent ones get a "new" badge."""
     fields: Annotated[tuple[FieldSpec, ...], Field(min_length=1)]
-    price: Annotated[StrictInt, Field(ge=0)] | None = None
-    """Credits the bot charges (the operator's price; 0 for a free model)."""
+    kie_credits: Annotated[Number, Field(ge=0)]
+    """KIE's cost, in KIE credits, for the defaults (no ``price_by`` rule matching)."""
     price_by: tuple[PriceRule, ...] = ()
-    """Rules that override ``price`` for some inputs; the first match wins."""
-    kie_credits: Annotated[Number, Field(ge=0)] | dict[StrictStr, Annotated[Number, Field(ge=0)]]
-    """KIE's own cost (a number, or one per variant), for margin reports only."""
+    """KIE's cost for inputs that change it; the first match wins."""
+    per_chars: PerChars | None = None
+    """KIE bills by a text's length: added to the cost above."""
+    output_size: OutputSize | None = None
+    """KIE bills by the output's size: replaces the cost above."""
     free: StrictBool = False
-    expected_seconds: Annotated[StrictInt, Field(ge=1)]
-    max_seconds: Annotated[StrictInt, Field(ge=1)]
+    expected_seconds: Annotated[int, Field(ge=1)]
+    max_seconds: Annotated[int, Field(ge=1)]
     """After this long without a result the job is failed and the hold released."""
     result_kind: ResultKind
     example: dict[StrictStr, JsonValue]
     """One valid input, used by tests and the free-model end-to-end check."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _free_costs_nothing(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("free") is True and "price" not in data:
-            return {**data, "price": 0}
-        return data
+    enabled: StrictBool = True
+    """False when the operator switched the model off: not offered, but jobs in flight still
+    resolve it."""
+    credits_per_kie_credit: Annotated[float, Field(gt=0)] = DEFAULT_CREDITS_PER_KIE_CREDIT
+    """The operator's markup (set by :meth:`Catalog.with_pricing`, not in the file)."""
+    price_override: Annotated[int, Field(ge=1)] | None = None
+    """The operator's price for the defaults (set by :meth:`Catalog.with_pricing`)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelSpec:
@@ -232,18 +133,20 @@ class ModelSpec(BaseModel):
         for name in names:
             if names.count(name) > 1:
                 raise CatalogProblem("appears more than once", field=name)
-        if self.free:
-            if self.price != 0:
-                raise CatalogProblem("a free model must have price 0", key="price")
-            if self.price_by:
-                raise CatalogProblem("a free model cannot have price rules", key="price_by")
-        elif not self.price:
-            raise CatalogProblem("a paid model needs a price of at least 1 credit", key="price")
+        if self.kind not in KINDS:
+            raise CatalogProblem(f"{self.kind!r} is not a known kind ({', '.join(KINDS)})",
+                                 key="kind")
+        if self.free and (self.price_by or self.per_chars or self.output_size):
+            raise CatalogProblem("a free model cannot have price rules", key="price_by")
+        if not self.free and not self.kie_credits and self.per_chars is None:
+            raise CatalogProblem("a paid model needs KIE's cost (more than 0 KIE credits)",
+                                 key="kie_credits")
         for index, rule in enumerate(self.price_by):
             found = price_rule_problem(self, rule)
             if found:
                 key = f"price_by[{index}]"
                 raise CatalogProblem(f"{key}: {found[1]}", field=found[0], key=key)
+        self._check_billing_fields()
         if self.max_seconds < self.expected_seconds:
             raise CatalogProblem(
                 f"max_seconds {self.max_seconds} is less than expected_seconds "
@@ -254,12 +157,31 @@ class ModelSpec(BaseModel):
             raise CatalogProblem(f"example: {found[1]}", field=found[0], key="example")
         return self
 
+    def _check_billing_fields(self) -> None:
+        if self.per_chars is not None:
+            spec = self._field_or_none(self.per_chars.field)
+            if spec is None or spec.type is not FieldType.STRING or spec.max_length is None:
+                raise CatalogProblem("per_chars needs a string field with a max_length",
+                                     field=self.per_chars.field, key="per_chars")
+        if self.output_size is not None:
+            spec = self._field_or_none(self.output_size.factor_field)
+            if (spec is None or spec.type is not FieldType.ENUM
+                    or not all(v.isdigit() for v in spec.enum or ())):
+                raise CatalogProblem("output_size needs an enum field of whole-number factors",
+                                     field=self.output_size.factor_field, key="output_size")
+            if self.kie_credits != self.output_size.buckets[-1].kie_credits:
+                raise CatalogProblem("kie_credits must be the largest bucket's (the price when "
+                                     "the input's size is unknown)", key="kie_credits")
+
+    def _field_or_none(self, name: str) -> FieldSpec | None:
+        return next((f for f in self.fields if f.name == name), None)
+
     def field(self, name: str) -> FieldSpec:
         """The field called ``name``; ``KeyError`` if the model has none."""
-        for spec in self.fields:
-            if spec.name == name:
-                return spec
-        raise KeyError(f"model {self.id!r} has no field {name!r}")
+        spec = self._field_or_none(name)
+        if spec is None:
+            raise KeyError(f"model {self.id!r} has no field {name!r}")
+        return spec
 
     @property
     def required_fields(self) -> tuple[FieldSpec, ...]:
@@ -274,21 +196,72 @@ class ModelSpec(BaseModel):
         """Field name → default, for fields that have one."""
         return {f.name: f.default for f in self.fields if f.has_default}
 
-    def price_for(self, values: Mapping[str, Any]) -> int:
-        """Credits to charge for this input: the first matching ``price_by`` rule, else
-        ``price``. Missing fields count as their default. A free model costs 0."""
+    # --- price ------------------------------------------------------------------------------
+
+    def kie_cost(self, values: Mapping[str, Any], *,
+                 longest_side_px: int | None = None) -> Fraction:
+        """What KIE bills for this input, in KIE credits (missing fields count as their
+        default). ``longest_side_px``: the input image's size, when known (output-size
+        billing charges the largest bucket without it)."""
+        effective = {**self.defaults(), **values}
+        if self.output_size is not None:
+            return self.output_size.cost(effective, longest_side_px)
+        rule = next((r for r in self.price_by if r.matches(effective)), None)
+        cost = Fraction(str(rule.kie_credits if rule else self.kie_credits))
+        if self.per_chars is not None:
+            cost += self.per_chars.cost(effective)
+        return cost
+
+    def price_for(self, values: Mapping[str, Any], *, longest_side_px: int | None = None) -> int:
+        """Credits to charge for this input: 0 for a free model, else KIE's cost times the
+        markup rounded up (at least 1), scaled by the operator's override if there is one."""
         if self.free:
             return 0
-        effective = {**self.defaults(), **values}
-        for rule in self.price_by:
-            if rule.matches(effective):
-                return rule.price
-        assert self.price is not None  # guaranteed at load for paid models
-        return self.price
+        price = bot_credits(self.kie_cost(values, longest_side_px=longest_side_px),
+                            self.credits_per_kie_credit)
+        if self.price_override is None:
+            return price
+        base = bot_credits(self.kie_cost({}), self.credits_per_kie_credit)
+        return scaled(price, self.price_override, base)
+
+    @property
+    def price(self) -> int:
+        """The price of the defaults (what a card shows when inputs do not change it)."""
+        return self.price_for({})
+
+    @property
+    def charges_worst_case(self) -> bool:
+        """True when the price is an upper bound KIE's bill may stay under (output-size
+        billing with the input's size unknown): the card says "up to"."""
+        return self.output_size is not None
+
+    def price_range(self) -> tuple[int, int]:
+        """The lowest and highest price over every input that changes it: "from N"."""
+        prices = [self.price_for(values) for values in self._priced_inputs()]
+        if self.output_size is not None:
+            smallest = self.output_size.buckets[0].up_to_px
+            prices.append(self.price_for({}, longest_side_px=smallest))
+        return min(prices), max(prices)
+
+    def _priced_inputs(self) -> Iterator[dict[str, Any]]:
+        names = list(dict.fromkeys(n for rule in self.price_by for n in rule.when))
+        choices = [self._choices(self.field(n)) for n in names]
+        lengths: list[dict[str, Any]] = [{}]
+        if self.per_chars is not None:
+            text = self.field(self.per_chars.field)
+            longest = text.max_length or 1  # checked at load: a per_chars field has one
+            lengths = [{text.name: "x" * n} for n in (text.min_length or 1, longest)]
+        for combination in itertools.product(*choices):
+            for length in lengths:
+                yield {**dict(zip(names, combination, strict=True)), **length}
+
+    @staticmethod
+    def _choices(spec: FieldSpec) -> tuple[Any, ...]:
+        return (True, False) if spec.type is FieldType.BOOLEAN else tuple(spec.enum or ())
 
 
 class Catalog(BaseModel):
-    """All models, keyed by id, in catalog-file order."""
+    """All models, keyed by id, in catalog order (the menu's order)."""
 
     model_config = _FROZEN
 
@@ -302,7 +275,7 @@ class Catalog(BaseModel):
         return self
 
     def get(self, model_id: str) -> ModelSpec:
-        """The model with this id; ``KeyError`` if the catalog has none."""
+        """The model with this id, enabled or not; ``KeyError`` if the catalog has none."""
         try:
             return self.models[model_id]
         except KeyError:
@@ -314,73 +287,49 @@ class Catalog(BaseModel):
     def __len__(self) -> int:
         return len(self.models)
 
+    def with_pricing(self, credits_per_kie_credit: float,
+                     price_overrides: Mapping[str, int] | None = None,
+                     disabled: Iterable[str] = ()) -> Catalog:
+        """A new catalog with the operator's pricing: the markup for every model, overrides
+        (model id → credits for its defaults; a free model stays free) and models switched
+        off. Ids the catalog does not have are ignored (a model removed from the files may
+        still have a row in the database)."""
+        if not credits_per_kie_credit > 0:
+            raise ValueError(f"credits_per_kie_credit must be > 0, got {credits_per_kie_credit}")
+        overrides = dict(price_overrides or {})
+        for model_id, credits in overrides.items():
+            if isinstance(credits, bool) or not isinstance(credits, int) or credits < 1:
+                raise ValueError(f"price override for {model_id!r} must be a whole number of "
+                                 f"credits of at least 1, got {credits!r}")
+        off = set(disabled)
+        models = {
+            model_id: spec.model_copy(update={
+                "credits_per_kie_credit": float(credits_per_kie_credit),
+                "price_override": None if spec.free else overrides.get(model_id),
+                "enabled": model_id not in off,
+            })
+            for model_id, spec in self.models.items()
+        }
+        return Catalog(models=models)
+
+    def enabled_models(self) -> list[ModelSpec]:
+        return [spec for spec in self.models.values() if spec.enabled]
+
     def kinds(self) -> list[str]:
-        """Distinct kinds in order of first appearance in the catalog file, so the operator
-        orders the menu by ordering the file."""
-        return list(dict.fromkeys(spec.kind for spec in self.models.values()))
+        """Distinct kinds of the enabled models in catalog order, so the operator orders the
+        menu by ordering the files."""
+        return list(dict.fromkeys(spec.kind for spec in self.enabled_models()))
 
     def by_kind(self, kind: str) -> list[ModelSpec]:
-        return [spec for spec in self.models.values() if spec.kind == kind]
+        return [spec for spec in self.enabled_models() if spec.kind == kind]
 
     def free_models(self) -> list[ModelSpec]:
-        return [spec for spec in self.models.values() if spec.free]
+        return [spec for spec in self.enabled_models() if spec.free]
 
 
-# --- loading -------------------------------------------------------------------------------
-
-
-def packaged_catalog_text() -> str:
-    """The text of the catalog shipped with the package."""
-    return resources.files(__package__).joinpath("catalog.json").read_text("utf-8")
-
-
-def load_catalog(path: Path | None = None) -> Catalog:
-    """Read and validate a catalog file (default: the packaged ``catalog.json``).
-
-    Raises ``CatalogError`` with one line naming the model and field at fault.
-    """
-    try:
-        if path is None:
-            text = packaged_catalog_text()
-            source = "catalog.json"
-        else:
-            text, source = Path(path).read_text(encoding="utf-8"), str(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CatalogError(f"catalog: cannot read {path or 'catalog.json'}: {exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CatalogError(
-            f"catalog: {source} is not valid JSON (line {exc.lineno} column {exc.colno}: "
-            f"{exc.msg})"
-        ) from None
-    return parse_catalog(data)
-
-
-def parse_catalog(data: Any) -> Catalog:
-    """Validate already-decoded catalog JSON: ``{"models": [ {...}, ... ]}``."""
-    if not isinstance(data, dict) or not isinstance(data.get("models"), list):
-        raise CatalogError('catalog: the top level must be an object with a "models" list')
-    extra = sorted(set(data) - {"models", "about"})
-    if extra:
-        raise CatalogError(f"catalog: unknown top-level key {extra[0]!r}")
-    models: dict[str, ModelSpec] = {}
-    positions: dict[str, int] = {}
-    for position, raw in enumerate(data["models"], start=1):
-        if not isinstance(raw, dict):
-            raise CatalogError(f"catalog: model #{position} is not an object")
-        model_id = raw.get("id")
-        label = repr(model_id) if isinstance(model_id, str) else f"#{position}"
-        if isinstance(model_id, str) and model_id in positions:
-            raise CatalogError(f"catalog: model {label} id: duplicate id (models "
-                               f"#{positions[model_id]} and #{position})")
-        if isinstance(model_id, str):
-            positions[model_id] = position
-        try:
-            spec = ModelSpec.model_validate(raw)
-        except ValidationError as exc:
-            raise CatalogError(one_line(label, raw, exc)) from None
-        models[spec.id] = spec
-    if not models:
-        raise CatalogError("catalog: no models")
-    return Catalog(models=models)
+# the loader needs the classes above; re-exported here for the callers that import it from here
+from trt_actors.catalog.loading import (  # noqa: E402
+    load_catalog,
+    packaged_catalog_data,
+    parse_catalog,
+)

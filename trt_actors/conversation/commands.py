@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from trt_actors.catalog.model import ModelSpec
-from trt_actors.conversation import texts, wizard
+from trt_actors.conversation import models_menu, texts, wizard
 from trt_actors.conversation.session import Row, Session
 from trt_actors.conversation.types import (
     STAR_PACKS,
@@ -18,45 +18,20 @@ from trt_actors.errors import CancelTooLate, DatabaseUnavailable, TrtError
 HISTORY_LIMIT = 10
 _MAX_TEXT = 4000  # Telegram allows 4096 characters per message
 _URLS_PER_JOB = 3
+MAX_PRICE = 1_000_000
+"""The highest price /price sets, in credits (a typo's extra zeros stop here)."""
 
 
-# --- main menu and catalog ------------------------------------------------------------------
+# --- main menu and the model card ----------------------------------------------------------
 
 
 def main_menu(s: Session, *, replace: bool = False) -> None:
-    """/start: balance, one button per kind, free models, top-up, language, help."""
-    rows: list[Row] = []
-    kinds = [(texts.kind_label(s.lang, k), ["kind", k]) for k in s.catalog.kinds()]
-    rows += [kinds[i : i + 2] for i in range(0, len(kinds), 2)]
-    if s.catalog.free_models():
-        rows.append([(s.t("btn.free"), ["free"])])
+    """/start: balance, the catalog (categories, popular, new, free), top-up, language, help."""
+    rows = models_menu.catalog_rows(s)
     rows.append([(s.t("btn.topup"), ["topup"]), (s.t("btn.lang"), ["lang"]),
                  (s.t("btn.help"), ["help"])])
-    s.screen(s.t("start", balance=s.credits(s.ctx.balance())), rows, replace=replace)
-
-
-def model_list(s: Session, kind: str | None, *, replace: bool = True) -> None:
-    """The models of one kind (or the free ones when ``kind`` is None)."""
-    models = s.catalog.free_models() if kind is None else s.catalog.by_kind(kind)
-    title = s.t("free.title") if kind is None else s.t(
-        "kind.title", kind=texts.kind_label(s.lang, kind))
-    if not models:
-        title = f"{title}\n{s.t('kind.empty')}"
-    rows: list[Row] = [[(s.t("btn.model", title=m.title.get(s.lang), price=price_label(s, m)),
-                         ["model", m.id, kind])] for m in models]
-    rows.append([(s.t("btn.back"), ["main"])])
-    s.screen(title, rows, replace=replace)
-
-
-def price_label(s: Session, model: ModelSpec) -> str:
-    """"free", the price, or "from" the lowest price when settings change it (the confirm
-    screen shows the exact one)."""
-    if model.free:
-        return s.t("price.free")
-    base = model.price_for({})
-    if not model.price_by:
-        return s.credits(base)
-    return s.t("price.from", price=s.credits(min(base, *(r.price for r in model.price_by))))
+    text = f"{s.t('start', balance=s.credits(s.ctx.balance()))}\n{s.t('start.search')}"
+    s.screen(text, rows, replace=replace)
 
 
 def gen_command(model: ModelSpec, values: dict[str, Any]) -> str:
@@ -80,8 +55,8 @@ def gen_command(model: ModelSpec, values: dict[str, Any]) -> str:
 
 def model_card(s: Session, model: ModelSpec, *, back_to: list[Any]) -> None:
     """What the model does, its price or "free", how long it takes, an example, Start."""
-    lines = [f"{model.title.get(s.lang)}", model.description.get(s.lang), "",
-             s.t("card.price", price=price_label(s, model)),
+    lines = [models_menu.title(s, model), model.description.get(s.lang), "",
+             s.t("card.price", price=models_menu.price_label(s, model)),
              s.t("card.time", expected=texts.duration(s.lang, model.expected_seconds),
                  max=texts.duration(s.lang, model.max_seconds))]
     if model.example:
@@ -224,3 +199,52 @@ def stats(s: Session) -> None:
         else:
             lines.append(f"• {key}: {value}")
     s.say("\n".join(lines)[:_MAX_TEXT])
+
+
+def model_switch(s: Session, args: str) -> None:
+    """/model off <id> · /model on <id> (admins only): out of (or back into) the menus."""
+    if not s.ctx.is_admin:
+        s.say(s.t("admin.only"))
+        return
+    parts = args.split()
+    if len(parts) != 2 or parts[0].lower() not in ("on", "off"):
+        s.say(s.t("model.usage"))
+        return
+    switch, model_id = parts[0].lower(), parts[1]
+    if model_id not in s.catalog:
+        s.say(s.t("model.unknown", model=model_id[:100]))
+        return
+    catalog = s.ctx.set_model_enabled(model_id, switch == "on")
+    if switch == "off":
+        s.say(s.t("model.turned_off", model=model_id))
+    else:
+        s.say(s.t("model.turned_on", model=model_id,
+                  price=models_menu.price_label(s, catalog.get(model_id))))
+
+
+def price(s: Session, args: str) -> None:
+    """/price <id> <credits> · /price <id> reset (admins only). Orders already confirmed keep
+    the price their confirm screen showed."""
+    if not s.ctx.is_admin:
+        s.say(s.t("admin.only"))
+        return
+    parts = args.split()
+    if len(parts) != 2:
+        s.say(s.t("price.usage"))
+        return
+    model_id, amount = parts
+    if model_id not in s.catalog:
+        s.say(s.t("model.unknown", model=model_id[:100]))
+        return
+    if s.catalog.get(model_id).free:
+        s.say(s.t("price.free_model", model=model_id))
+        return
+    new_price: int | None = None
+    if amount.lower() != "reset":
+        if not (amount.isascii() and amount.isdigit()) or not 1 <= int(amount) <= MAX_PRICE:
+            s.say(s.t("price.usage"))
+            return
+        new_price = int(amount)
+    catalog = s.ctx.set_model_price(model_id, new_price)
+    shown = models_menu.price_label(s, catalog.get(model_id))
+    s.say(s.t("price.reset" if new_price is None else "price.set", model=model_id, price=shown))

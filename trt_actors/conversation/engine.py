@@ -16,8 +16,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from trt_actors.catalog.model import Catalog
-from trt_actors.conversation import commands, files, next_step, texts, wizard
+from trt_actors.catalog.model import Catalog, ModelSpec
+from trt_actors.conversation import commands, files, models_menu, next_step, texts, wizard
 from trt_actors.conversation.gen import gen
 from trt_actors.conversation.session import Session, fresh_state
 from trt_actors.conversation.types import (
@@ -126,6 +126,12 @@ def _command(s: Session, name: str, args: str) -> None:
             commands.grant(s, args)
         case "stats":
             commands.stats(s)
+        case "models":
+            models_menu.find(s, args)
+        case "model":
+            commands.model_switch(s, args)
+        case "price":
+            commands.price(s, args)
         case _:
             unknown = s.t("unknown_command", name=name[:32])
             if not wizard.show_current(s, prefix=unknown):
@@ -151,25 +157,19 @@ def _button(s: Session, data: str) -> None:
     match verb:
         case "main":
             commands.main_menu(s, replace=True)
-        case "kind":
-            commands.model_list(s, rest[0])
-        case "free":
-            commands.model_list(s, None)
+        case _ if verb in models_menu.LISTS:
+            models_menu.show(s, action)
         case "model":
-            back = ["kind", rest[1]] if rest[1] is not None else ["free"]
-            try:
-                model = s.catalog.get(rest[0])
-            except KeyError:
-                s.say(s.t("model_gone"))
-                return
-            commands.model_card(s, model, back_to=back)
+            # [id, the list it was on]; states saved before lists had pages: [id, kind|None]
+            back = rest[1] if isinstance(rest[1], list) else (
+                ["kind", rest[1]] if rest[1] is not None else ["free"])
+            model = _orderable(s, rest[0])
+            if model is not None:
+                commands.model_card(s, model, back_to=back)
         case "start":
-            try:
-                model = s.catalog.get(rest[0])
-            except KeyError:
-                s.say(s.t("model_gone"))
-                return
-            wizard.start(s, model, replace=True)
+            model = _orderable(s, rest[0])
+            if model is not None:
+                wizard.start(s, model, replace=True)
         case "lang":
             commands.language_menu(s, replace=True)
         case "setlang":
@@ -184,6 +184,19 @@ def _button(s: Session, data: str) -> None:
             next_step.pick(s, rest[0], rest[1])
         case _:
             _wizard_button(s, verb, rest, s.st["menu"])
+
+
+def _orderable(s: Session, model_id: str) -> ModelSpec | None:
+    """The model, or None (and a clear line) when it is gone or turned off."""
+    try:
+        model = s.catalog.get(model_id)
+    except KeyError:
+        s.say(s.t("model_gone"))
+        return None
+    if not model.enabled:
+        s.say(s.t("model_off", title=model.title.get(s.lang)))
+        return None
+    return model
 
 
 def _wizard_button(s: Session, verb: str, rest: list[Any], menu: int) -> None:

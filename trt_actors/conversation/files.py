@@ -57,11 +57,16 @@ def max_items(field: FieldSpec) -> int:
     return field.max_items or DEFAULT_MAX_ITEMS
 
 
+def limit_mb(field: FieldSpec) -> int:
+    """The largest file this field takes: Telegram's limit, or the model's when lower."""
+    return min(TELEGRAM_LIMIT_MB, field.max_mb or TELEGRAM_LIMIT_MB)
+
+
 def hint(s: Session, field: FieldSpec) -> str:
     """The "send it here" line under a url field's question."""
     if field.type is FieldType.URL_LIST and max_items(field) > 1:
-        return s.t("file.hint_list", max=max_items(field), limit=TELEGRAM_LIMIT_MB)
-    return s.t("file.hint", limit=TELEGRAM_LIMIT_MB)
+        return s.t("file.hint_list", max=max_items(field), limit=limit_mb(field))
+    return s.t("file.hint", limit=limit_mb(field))
 
 
 def _received(w: dict[str, Any], field: str) -> list[dict[str, Any]]:
@@ -81,6 +86,13 @@ def on_media(s: Session, model: ModelSpec, field: FieldSpec, event: MediaSent) -
         return
     if event.size is not None and event.size > TELEGRAM_LIMIT:
         _again(s, model, field, s.t("file.too_big", limit=TELEGRAM_LIMIT_MB))
+        return
+    if event.size is not None and event.size > limit_mb(field) * 1024 * 1024:
+        _again(s, model, field, s.t("file.model_too_big", limit=limit_mb(field)))
+        return
+    longest = field.max_duration_s
+    if longest is not None and event.duration is not None and event.duration > longest:
+        _again(s, model, field, s.t("file.too_long", limit=longest))
         return
     if field.type is FieldType.URL:
         # The newest file wins: one still pending is replaced (its late answer is ignored),

@@ -31,6 +31,9 @@ def gen(s: Session, args: str) -> None:
     except KeyError:
         s.say(s.t("gen.unknown_model", model=model_id))
         return
+    if not model.enabled:
+        s.say(s.t("model_off", title=model.title.get(s.lang)))
+        return
     names = [f.name for f in model.fields]
     values: dict[str, Any] = {}
     errors: list[str] = []

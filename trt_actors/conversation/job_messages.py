@@ -60,7 +60,7 @@ class JobMessages:
         title = model.title.get(lang) if model else job.model_id
         kind = model.result_kind.value if model else "document"
         # The "next step" buttons (and "Again"): under the last part, or a follow-up text.
-        return {"urls": urls, "result_kind": kind,
+        return {"urls": urls, "result_kind": kind, "text": job.result_text,
                 "caption": texts.result_caption(lang, title, job_id=job.id),
                 "buttons": result_buttons(self.catalog, lang, job.id, job.model_id),
                 "buttons_text": texts.t(lang, "next.buttons")}

@@ -57,7 +57,7 @@ def groups(catalog: Catalog, kind: str) -> dict[str, list[ModelSpec]]:
     ``MAX_GROUPS``; the catalog's order within a group)."""
     found: dict[str, list[ModelSpec]] = {}
     for model in catalog.models.values():
-        if media_field(model, kind) is not None:
+        if model.enabled and media_field(model, kind) is not None:
             found.setdefault(GROUP_OF_KIND.get(model.kind, model.kind), []).append(model)
 
     def rank(group: str) -> int:
@@ -99,7 +99,10 @@ def press(s: Session, data: str) -> None:
         s.say(s.t("next.gone"))
         return
     if head + ":" == AGAIN_PREFIX:
-        _again(s, job, source)
+        if source.enabled:
+            _again(s, job, source)
+        else:
+            s.say(s.t("model_off", title=source.title.get(s.lang)))
         return
     if job.age_s > RESULT_LIVE_S:
         s.say(s.t("next.gone"))
@@ -122,7 +125,8 @@ def pick(s: Session, job_id: Any, model_id: Any) -> None:
     model = s.catalog.models.get(str(model_id))
     if job is None or source is None or job.age_s > RESULT_LIVE_S:
         s.say(s.t("next.gone"))
-    elif model is None or media_field(model, source.result_kind.value) is None:
+    elif model is None or not model.enabled \
+            or media_field(model, source.result_kind.value) is None:
         s.say(s.t("model_gone"))
     else:
         _prefill(s, job, model, source.result_kind.value)

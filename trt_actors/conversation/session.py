@@ -148,6 +148,10 @@ class Session:
             self.st["wizard"] = None
             self.say(self.t("model_gone"))
             return None
+        if not model.enabled:  # turned off by an admin since: nothing more is ordered
+            self.st["wizard"] = None
+            self.say(self.t("model_off", title=model.title.get(self.lang)))
+            return None
         # The catalog may have changed since this state was saved: keep what still fits.
         names = {f.name for f in model.fields}
         w["values"] = {k: v for k, v in w["values"].items() if k in names}

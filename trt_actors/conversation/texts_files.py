@@ -25,6 +25,18 @@ FILE_TEXTS: dict[str, tuple[str, str]] = {
         "⚠️ Файл слишком большой: Telegram позволяет ботам скачивать файлы не больше "
         "{limit} МБ. Пришлите файл поменьше или ссылку.",
     ),
+    "file.model_too_big": (
+        "⚠️ This file is too big: this model takes files of at most {limit} MB. "
+        "Send a smaller one, or a link.",
+        "⚠️ Файл слишком большой: эта модель принимает файлы не больше {limit} МБ. "
+        "Пришлите файл поменьше или ссылку.",
+    ),
+    "file.too_long": (
+        "⚠️ This recording is too long: this model takes at most {limit} seconds "
+        "(its price is for that long). Send a shorter one.",
+        "⚠️ Запись слишком длинная: эта модель принимает не больше {limit} секунд "
+        "(цена рассчитана на столько). Пришлите запись покороче.",
+    ),
     "file.wrong_kind": (
         "⚠️ This needs {what}; what you sent is not one. Send {what}, or a link.",
         "⚠️ Здесь нужно: {what}; присланный файл не подходит. Пришлите {what} или ссылку.",

@@ -8,18 +8,27 @@ unit test checks that).
 from __future__ import annotations
 
 from trt_actors.conversation.texts_files import FILE_TEXTS
+from trt_actors.conversation.texts_models import MODEL_TEXTS
 
 KIND_LABELS: dict[str, tuple[str, str]] = {
-    "text-to-image": ("🖼 Images", "🖼 Изображения"),
+    # Each kind's button inside its category (texts_models.CATEGORIES).
+    "text-to-image": ("🖼 Text to image", "🖼 Картинка по описанию"),
     "image-to-image": ("🔁 Image to image", "🔁 Картинка по картинке"),
     "image-edit": ("✏️ Image editing", "✏️ Редактирование фото"),
     "upscale": ("🔍 Upscale", "🔍 Увеличение"),
     "background-removal": ("✂️ Remove background", "✂️ Удаление фона"),
     "reframe": ("📐 Reframe", "📐 Смена формата кадра"),
-    "text-to-video": ("🎬 Video", "🎬 Видео"),
+    "text-to-video": ("🎬 Text to video", "🎬 Видео по описанию"),
     "image-to-video": ("🎞 Image to video", "🎞 Видео из картинки"),
+    "video-to-video": ("🔄 Video to video", "🔄 Видео по видео"),
+    "lip-sync": ("👄 Avatars and lip-sync", "👄 Аватары и синхронизация губ"),
+    "video-upscale": ("🔍 Video upscale", "🔍 Увеличение видео"),
     "music": ("🎵 Music", "🎵 Музыка"),
-    "text-to-speech": ("🗣 Speech", "🗣 Озвучка"),
+    "music-extend": ("⏩ Extend a song", "⏩ Продолжение песни"),
+    "sound-effects": ("💥 Sound effects", "💥 Звуковые эффекты"),
+    "audio-isolation": ("🎙 Voice isolation", "🎙 Выделение голоса"),
+    "text-to-speech": ("🗣 Text to speech", "🗣 Озвучка текста"),
+    "speech-to-text": ("📝 Speech to text", "📝 Расшифровка речи"),
 }
 
 FIELD_NAMES: dict[str, tuple[str, str]] = {
@@ -29,6 +38,18 @@ FIELD_NAMES: dict[str, tuple[str, str]] = {
     "negative_prompt": ("Avoid", "Чего избегать"),
     "aspect_ratio": ("Aspect ratio", "Соотношение сторон"),
     "aspectRatio": ("Aspect ratio", "Соотношение сторон"),
+    # Runway, Midjourney, 4o image, Flux Kontext, Veo/Suno follow-ups (gateways/kie/families.py)
+    "imageUrl": ("Picture", "Картинка"),
+    "inputImage": ("Picture", "Картинка"),
+    "filesUrl": ("Pictures", "Картинки"),
+    "nVariants": ("Variants", "Варианты"),
+    "version": ("Version", "Версия"),
+    "enableTranslation": ("Translate prompt", "Перевод описания"),
+    "taskId": ("Source task", "Исходная задача"),
+    "index": ("Video number", "Номер видео"),
+    "audioId": ("Source track", "Исходный трек"),
+    "defaultParamFlag": ("Own lyrics and style", "Свой текст и стиль"),
+    "continueAt": ("Continue from, s", "Продолжить с, с"),
     "image_size": ("Image size", "Размер"),
     "resolution": ("Resolution", "Разрешение"),
     "quality": ("Quality", "Качество"),
@@ -62,6 +83,25 @@ FIELD_NAMES: dict[str, tuple[str, str]] = {
     "similarity_boost": ("Similarity", "Похожесть"),
     "speed": ("Speed", "Скорость"),
     "language_code": ("Language", "Язык"),
+    "audio_url": ("Audio link", "Ссылка на аудио"),
+    "video_url": ("Video link", "Ссылка на видео"),
+    "video_urls": ("Video links", "Ссылки на видео"),
+    "end_image_url": ("Last frame", "Последний кадр"),
+    "tail_image_url": ("Last frame", "Последний кадр"),
+    "mask_url": ("Mask link", "Ссылка на маску"),
+    "camera_fixed": ("Still camera", "Неподвижная камера"),
+    "cfg_scale": ("Guidance", "Точность следования"),
+    "prompt_optimizer": ("Improve prompt", "Улучшить описание"),
+    "enable_prompt_expansion": ("Expand prompt", "Дополнить описание"),
+    "expand_prompt": ("Expand prompt", "Дополнить описание"),
+    "size": ("Quality", "Качество"),
+    "image_resolution": ("Resolution", "Разрешение"),
+    "max_images": ("Number of images", "Количество картинок"),
+    "diarize": ("Mark speakers", "Отмечать говорящих"),
+    "tag_audio_events": ("Mark sounds", "Отмечать звуки"),
+    "duration_seconds": ("Duration, s", "Длительность, с"),
+    "loop": ("Loop", "Повтор"),
+    "prompt_influence": ("Follow the prompt", "Следование описанию"),
 }
 
 MENU_TEXTS: dict[str, tuple[str, str]] = {
@@ -256,6 +296,7 @@ MENU_TEXTS: dict[str, tuple[str, str]] = {
     "help": (
         "I make pictures, video, music and speech with AI models.\n\n"
         "/start — choose a model\n"
+        "/models <words> — find a model by name or by what it does\n"
         "/gen <model> field=value … — go straight to the order (for power users)\n"
         "/balance — your credits\n"
         "/topup — buy credits with Telegram Stars\n"
@@ -266,6 +307,7 @@ MENU_TEXTS: dict[str, tuple[str, str]] = {
         "if a job fails, they come back.",
         "Я создаю картинки, видео, музыку и озвучку с помощью нейросетей.\n\n"
         "/start — выбрать модель\n"
+        "/models <слова> — найти модель по названию или по тому, что она делает\n"
         "/gen <модель> поле=значение … — сразу к заказу (для опытных)\n"
         "/balance — ваши кредиты\n"
         "/topup — купить кредиты за Telegram Stars\n"
@@ -305,3 +347,4 @@ MENU_TEXTS: dict[str, tuple[str, str]] = {
     "stats.title": ("📊 Stats:", "📊 Статистика:"),
 }
 MENU_TEXTS |= FILE_TEXTS
+MENU_TEXTS |= MODEL_TEXTS

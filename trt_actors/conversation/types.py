@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from trt_actors.catalog.model import Catalog
+
 # --- what the engine answers ---------------------------------------------------------------
 
 
@@ -228,6 +230,19 @@ class ChatContext(Protocol):
                       mime_type: str | None, name_hint: str) -> None:
         """Bring a file the user sent to KIE, after this event commits (off the actor's
         thread); its outcome comes back as a ``FileReady`` or ``FileFailed`` event."""
+        ...
+
+    def popular_models(self, limit: int) -> list[str]:
+        """Model ids by the last days' confirmed jobs, most first (at most ``limit``)."""
+        ...
+
+    def set_model_enabled(self, model_id: str, enabled: bool) -> Catalog:
+        """Admin: turn a model on or off for everyone; the effective catalog after it."""
+        ...
+
+    def set_model_price(self, model_id: str, price: int | None) -> Catalog:
+        """Admin: a model's price in credits (None: the catalog's); the effective catalog
+        after it."""
         ...
 
 

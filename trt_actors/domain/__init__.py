@@ -1,10 +1,11 @@
-"""The domain: the job state machine, jobs, the credit ledger, the outbox, alerts.
+"""The domain: the job state machine, jobs, the credit ledger, the outbox, alerts, and the
+operator's model settings (prices, switches).
 
-``jobs``, ``ledger`` and ``outbox`` are modules of functions over a transaction (``Tx``);
-they are exported as modules so call sites read ``jobs.move(tx, ...)``.
+``jobs``, ``ledger``, ``outbox`` and ``model_settings`` are modules of functions over a
+transaction (``Tx``); they are exported as modules so call sites read ``jobs.move(tx, ...)``.
 """
 
-from trt_actors.domain import jobs, ledger, orphans, outbox
+from trt_actors.domain import jobs, ledger, model_settings, orphans, outbox
 from trt_actors.domain.alerts import TELEGRAM_OTHER_POLLER, TELEGRAM_WEBHOOK, Alerts
 from trt_actors.domain.jobs import Job
 from trt_actors.domain.orphans import OrphanCap
@@ -24,6 +25,7 @@ __all__ = [
     "allowed_from",
     "jobs",
     "ledger",
+    "model_settings",
     "orphans",
     "outbox",
 ]

@@ -48,6 +48,8 @@ class Job:
     """When the last createTask attempt began or got its outcome (``submit_outcome``)."""
     files: tuple[dict[str, Any], ...] = ()
     """The files the user sent (``FileRecord`` dicts), whose URLs are in ``input``."""
+    result_text: str | None = None
+    """A text result (speech-to-text), instead of ``result_urls``."""
 
     @classmethod
     def from_row(cls, row: Row) -> Job:
@@ -64,6 +66,7 @@ class Job:
             status_outbox_id=row["status_outbox_id"],
             submit_outcome_at=row.get("submit_outcome_at"),
             files=tuple(row.get("files") or ()),
+            result_text=row.get("result_text"),
         )
 
 
@@ -133,7 +136,8 @@ def confirm_in(
 def move(
     tx: Tx, job_id: int, to: JobState, cause: Cause, *, detail: str | None = None,
     failure: Failure | None = None, result_urls: tuple[str, ...] | None = None,
-    check_in: float | None = None, only_from: Collection[JobState] | None = None,
+    result_text: str | None = None, check_in: float | None = None,
+    only_from: Collection[JobState] | None = None,
 ) -> Job | None:
     """The guarded move; ``None`` when the job is not (any longer) in a state that may move
     to ``to`` — somebody else moved it first, which callers treat as "nothing to do".
@@ -150,7 +154,7 @@ def move(
         "job_move", job_id=job_id, to=to.value, cause=cause.value, detail=detail,
         failure=failure.value if failure else None,
         result_urls=jsonb(list(result_urls)) if result_urls is not None else None,
-        check_in=check_in, allowed=[s.value for s in sorted(allowed)],
+        result_text=result_text, check_in=check_in, allowed=[s.value for s in sorted(allowed)],
     )
     if row is None:
         return None

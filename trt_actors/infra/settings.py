@@ -88,6 +88,10 @@ class Settings(DatabaseSettings):
     # Tuning, with safe defaults.
     welcome_credits: int = Field(20, ge=0, validation_alias="TRT_WELCOME_CREDITS")
     free_daily_limit: int = Field(10, ge=0, validation_alias="TRT_FREE_DAILY_LIMIT")
+    # The markup: credits charged per KIE credit a request costs, rounded up (README: "How
+    # prices are computed").
+    credits_per_kie_credit: float = Field(
+        0.5, gt=0, allow_inf_nan=False, validation_alias="TRT_CREDITS_PER_KIE_CREDIT")
     kie_create_per_10s: int = Field(20, ge=1, le=20, validation_alias="TRT_KIE_CREATE_PER_10S")
     kie_status_per_s: float = Field(10, gt=0, le=10, validation_alias="TRT_KIE_STATUS_PER_S")
     telegram_per_s: float = Field(30, gt=0, validation_alias="TRT_TELEGRAM_PER_S")
