@@ -47,6 +47,7 @@ class FakeContext:
     others: dict[int, int] = field(default_factory=lambda: {42: 5})
     confirm_calls: int = 0
     transfers: list[dict[str, Any]] = field(default_factory=list)
+    life: str = "run-1"
 
     def balance(self) -> int:
         return self.credits
