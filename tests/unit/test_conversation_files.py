@@ -3,7 +3,10 @@ failed uploads (the transfer itself is the edge's: tests/integration/test_file_i
 
 from __future__ import annotations
 
+import json
+
 from tests.unit.test_conversation_fakes import Chat
+from trt_actors.catalog.model import packaged_catalog_text, parse_catalog
 from trt_actors.conversation.engine import FileFailed, FileReady, MediaSent
 
 MB = 1024 * 1024
@@ -118,3 +121,19 @@ def test_russian_texts() -> None:
     chat.type("снег")
     chat.send(photo(size=30 * MB))
     assert "20 МБ" in chat.text()
+
+
+def test_a_clip_longer_than_the_catalog_allows_is_refused_with_the_limit() -> None:
+    data = json.loads(packaged_catalog_text())
+    edit = next(m for m in data["models"] if m["id"] == "qwen/image-edit")
+    field = next(f for f in edit["fields"] if f["name"] == "image_url")
+    field.update(media="video", max_duration_s=10)  # as a video model's input would say
+    chat = Chat(catalog=parse_catalog(data))
+    start(chat, "Image editing", "Qwen Image Edit")
+    chat.send(MediaSent("video", file_id="V1", file_unique_id="UV1", size=900_000,
+                        duration=180))
+    assert "180 s long" in chat.text() and "at most 10 s" in chat.text()
+    assert "Step 2/2" in chat.text() and chat.ctx.transfers == []
+    chat.send(MediaSent("video", file_id="V2", file_unique_id="UV2", size=900_000,
+                        duration=8))
+    assert [t["file_id"] for t in chat.ctx.transfers] == ["V2"]

@@ -110,6 +110,7 @@ _APPLIES_TO = {  # which limits make sense for which field types
     "min_length": (FieldType.STRING,), "max_length": (FieldType.STRING,),
     "min_items": (FieldType.URL_LIST,), "max_items": (FieldType.URL_LIST,),
     "media": (FieldType.URL, FieldType.URL_LIST),
+    "max_duration_s": (FieldType.URL, FieldType.URL_LIST),
 }
 
 
@@ -135,6 +136,9 @@ class FieldSpec(BaseModel):
     max_items: Count | None = None
     media: ResultKind | None = None
     """For url fields: what the link points to (only changes the wording of messages)."""
+    max_duration_s: Annotated[StrictInt, Field(ge=1)] | None = None
+    """For url fields of video or audio: the longest clip KIE takes, in seconds (a longer
+    one sent in the chat is refused with this limit named; a link is KIE's to check)."""
 
     @property
     def has_default(self) -> bool:

@@ -92,6 +92,10 @@ def on_media(s: Session, model: ModelSpec, field: FieldSpec, event: MediaSent) -
     if event.size is not None and event.size > TELEGRAM_LIMIT:
         _again(s, model, field, s.t("file.too_big", limit=TELEGRAM_LIMIT_MB))
         return
+    longest = field.max_duration_s
+    if longest is not None and event.duration is not None and event.duration > longest:
+        _again(s, model, field, s.t("file.too_long", got=event.duration, max=longest))
+        return
     _drop_lost(s, w)
     if field.type is FieldType.URL:
         # The newest file wins: one still pending is replaced (its late answer is ignored),

@@ -39,6 +39,12 @@ FILE_TEXTS: dict[str, tuple[str, str]] = {
         "⚠️ Не удалось загрузить ваш файл (временная ошибка). Ничего не списано; "
         "пришлите его ещё раз.",
     ),
+    "file.too_long": (
+        "⚠️ This clip is {got} s long; this model takes at most {max} s. Please send a "
+        "shorter one.",
+        "⚠️ Этот ролик длится {got} с; модель принимает не больше {max} с. Пришлите "
+        "покороче.",
+    ),
     "file.lost": (
         "⚠️ A file you sent before the bot restarted did not arrive; send it again if you "
         "need it.",
