@@ -273,7 +273,7 @@ class TelegramEmulator(MediaUserSide):
         self, chat_id: int, count: int = 1, timeout: float = 5.0, *, token: str | None = None
     ) -> list[JSON]:
         """Wait until the bot has sent ≥ ``count`` messages to ``chat_id``; return them all."""
-        self.wait_until(lambda: len(users.messages(self._bot(token), chat_id)) >= count, timeout)
+        self.wait_until(lambda: users.count(self._bot(token), chat_id) >= count, timeout)
         return self.messages(chat_id, token=token)
 
     def wait_for_poll(self, timeout: float = 5.0, *, token: str | None = None) -> None:
@@ -339,10 +339,13 @@ class TelegramEmulator(MediaUserSide):
         self._on_loop(lambda: users.set_blocked(self.core, self._bot(token), user_id, blocked))
 
     def messages(
-        self, chat_id: int, *, include_user: bool = False, token: str | None = None
+        self, chat_id: int, *, include_user: bool = False, after: int = 0,
+        token: str | None = None,
     ) -> list[JSON]:
-        """Messages of the chat in order (the bot's only unless ``include_user``)."""
-        return self._on_loop(lambda: users.messages(self._bot(token), chat_id, include_user))
+        """Messages of the chat in order (the bot's only unless ``include_user``), those with
+        a message_id above ``after``."""
+        return self._on_loop(
+            lambda: users.messages(self._bot(token), chat_id, include_user, after))
 
     def callback_query(self, query_id: str, *, token: str | None = None) -> JSON:
         """A pressed button's record: answered, answer_text, show_alert, answered_at..."""

@@ -190,8 +190,10 @@ def replay_payment(core: EmulatorCore, bot: BotState, charge_id: str) -> int:
     return update_id
 
 
-def messages(bot: BotState, chat_id: int, include_user: bool = False) -> list[JSON]:
-    """The chat's messages in order (bot's only unless ``include_user``), each {message_id,
+def messages(bot: BotState, chat_id: int, include_user: bool = False,
+             after: int = 0) -> list[JSON]:
+    """The chat's messages in order (bot's only unless ``include_user``; only those with a
+    message_id above ``after``: a copy costs, and a long chat is copied often), each {message_id,
     sender "bot"|"user", method, date, sent_at (unix float), text (as sent, markup kept),
     plain_text, parse_mode, reply_markup (as sent), media {kind, source url|upload|file_id, url,
     upload_size, file_id, filename[, fetched_size]; a user's file: mime_type, file_path} |
@@ -201,7 +203,14 @@ def messages(bot: BotState, chat_id: int, include_user: bool = False) -> list[JS
     chat = bot.chats.get(chat_id)
     if chat is None:
         return []
-    return [r.public() for r in chat.messages.values() if include_user or r.sender == "bot"]
+    return [r.public() for r in chat.messages.values()
+            if r.message_id > after and (include_user or r.sender == "bot")]
+
+
+def count(bot: BotState, chat_id: int) -> int:
+    """How many messages the bot has sent to the chat (no copies)."""
+    chat = bot.chats.get(chat_id)
+    return 0 if chat is None else sum(r.sender == "bot" for r in chat.messages.values())
 
 
 def set_blocked(core: EmulatorCore, bot: BotState, user_id: int, blocked: bool) -> None:

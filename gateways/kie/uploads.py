@@ -78,9 +78,18 @@ class KieUploader:
         self._retry = RetryPolicy(Backoff(backoff_base, backoff_cap, jitter=(0.0, 1.0)),
                                   max_attempts=self._max_tries, max_wait=backoff_cap)
         self._session = requests.Session()
+        self._args = (base_url, api_key, connect_timeout, read_timeout, max_tries,
+                      backoff_base, backoff_cap, folder)
 
     def __repr__(self) -> str:
         return f"KieUploader(base_url={self.base_url!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its settings (a transfer worker process builds its own session)."""
+        (base_url, api_key, connect_timeout, read_timeout, max_tries, backoff_base,
+         backoff_cap, folder) = self._args
+        return (_rebuild, (base_url, api_key, connect_timeout, read_timeout, max_tries,
+                           backoff_base, backoff_cap, folder))
 
     def close(self) -> None:
         self._session.close()
@@ -161,6 +170,14 @@ class KieUploader:
             raise _Transient(reason, retry_after_seconds(
                 resp.headers.get("Retry-After"), limit=_MAX_RETRY_AFTER))
         raise KieFinal(f"{what}: {reason}", code=effective)
+
+
+def _rebuild(base_url: str, api_key: str, connect_timeout: float, read_timeout: float,
+             max_tries: int, backoff_base: float, backoff_cap: float,
+             folder: str) -> KieUploader:
+    return KieUploader(base_url, api_key, connect_timeout=connect_timeout,
+                       read_timeout=read_timeout, max_tries=max_tries,
+                       backoff_base=backoff_base, backoff_cap=backoff_cap, folder=folder)
 
 
 def _json(resp: requests.Response) -> Any:

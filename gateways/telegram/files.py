@@ -1,27 +1,37 @@
 """Users' files to KIE: getFile → download from Telegram → KIE's upload API (``TransferPort``).
 
-Runs on a small pool of its own threads, so a 20 MB transfer holds no actor's thread and
-delays no other user; the result goes back to the chat actor as a message. The Telegram
-file URL (``<api>/file/bot<TOKEN>/<path>``) holds the bot token: it is built here, used for
-one GET, and never logged, raised or handed to anyone (errors carry only their class name).
+The transfers run in a small pool of worker processes of their own
+(:mod:`~gateways.telegram.transfer_worker`), so a 20 MB transfer holds no actor's thread, and
+its megabytes of copying do not hold the node's interpreter lock while other users wait (P7
+in BENCHMARKS.md). The outcome goes back to the chat actor as a message. The workers start
+on the first file and are started again if one dies (the transfer it had fails as
+retryable, and the user is asked again). Linux and macOS (a fork server).
 """
 
 from __future__ import annotations
 
 import logging
+import logging.handlers
+import multiprocessing
+import os
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-import requests
-
 from gateways.kie.uploads import KieUploader
+from gateways.telegram.transfer_worker import (
+    TELEGRAM_DOWNLOAD_LIMIT,
+    TransferError,
+    start_worker,
+    transfer_in_worker,
+)
 from trt_actors import (
     FileTransferFailed,
     FileTransferred,
-    KieError,
     KieFinal,
     KieRetryable,
     TransferFile,
@@ -31,77 +41,125 @@ __all__ = ["TELEGRAM_DOWNLOAD_LIMIT", "FileTransfers", "TransferError"]
 
 log = logging.getLogger("trt.files")
 
-TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024
-"""Bots may download files of at most 20 MB through the cloud Bot API."""
 
+class _ToOwnLogger(logging.Handler):
+    """A worker's record, handled here by the logger of its name: the node's handlers
+    (format, context, redaction) apply as to any record of the node's own."""
 
-class TransferError(Exception):
-    """A transfer failed; ``reason`` is ``too_big``, ``telegram`` or ``kie`` (may work
-    later), ``gone`` (Telegram no longer has the file) or ``refused`` (KIE will not take it)."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
+    def emit(self, record: logging.LogRecord) -> None:
+        logging.getLogger(record.name).handle(record)
 
 
 class FileTransfers:
-    """The node's ``TransferPort``: a transfer pool owned by the edge."""
+    """The node's ``TransferPort``: a pool of transfer processes owned by the edge."""
 
     def __init__(self, token: str, api_url: str, uploader: KieUploader,
                  deliver: Callable[[int, Any], None], *, workers: int = 4,
                  timeout: float = 120.0, limit: int = TELEGRAM_DOWNLOAD_LIMIT) -> None:
-        self._token = token
-        self._api = api_url.rstrip("/")
-        self._uploader = uploader
         self._deliver = deliver
-        self._timeout = timeout
+        self._workers = workers
         self.limit = limit
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="transfer")
-        self._session = requests.Session()
+        # A fork server (never a fork of this threaded process) that has imported the worker
+        # module once: the workers after the first start in milliseconds.
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload([transfer_in_worker.__module__])
+        self._logs: Any = self._context.Queue()
+        self._listener = logging.handlers.QueueListener(self._logs, _ToOwnLogger())
+        self._listener.start()
+        self._initargs = (token, api_url, uploader, timeout, limit, self._logs,
+                          logging.getLogger().getEffectiveLevel(), os.getpid())
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+        self._closed = False
 
     def __repr__(self) -> str:
-        return f"FileTransfers(api={self._api!r})"
+        return f"FileTransfers(workers={self._workers})"
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._session.close()
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        self._listener.stop()
+
+    def _submit(self, *args: Any) -> Future[tuple[str, float]]:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("file transfers closed")
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    self._workers, mp_context=self._context, initializer=start_worker,
+                    initargs=self._initargs)
+            pool = self._pool
+        try:
+            return pool.submit(transfer_in_worker, *args)
+        except BrokenProcessPool:
+            self._lost(pool)
+            raise TransferError("telegram", "transfer worker died") from None
+
+    def _lost(self, pool: ProcessPoolExecutor) -> None:
+        """A worker died (killed, out of memory): the next transfer starts a new pool."""
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
+        log.error("a transfer worker process died; starting new ones")
 
     # --- TransferPort ---
 
     def start(self, request: TransferFile) -> None:
-        self._pool.submit(self._run, request)
+        began = time.monotonic()
+        try:
+            future = self._submit(request.file_id, request.name_hint, request.mime_type,
+                                  request.size)
+        except (TransferError, RuntimeError) as exc:
+            self._answer(request, exc, began)
+            return
+        future.add_done_callback(lambda done: self._finished(request, done, began))
 
     def reupload(self, file_id: str, *, name_hint: str = "file",
                  mime_type: str | None = None, timeout: float = 60.0) -> tuple[str, float]:
-        # On the transfer pool, so the caller (a job actor) waits at most ``timeout``.
-        future = self._pool.submit(self.transfer, file_id, name_hint=name_hint,
-                                   mime_type=mime_type)
+        # In a worker process, so the caller (a job actor) waits at most ``timeout``.
         try:
+            future = self._submit(file_id, name_hint, mime_type, None)
             return future.result(timeout)
         except FutureTimeout:
             future.cancel()
             raise KieRetryable(f"re-upload: no answer within {timeout:.0f} s") from None
+        except BrokenProcessPool:
+            raise KieRetryable("re-upload: the transfer worker died") from None
         except TransferError as exc:
             if exc.reason in ("too_big", "gone", "refused"):
                 raise KieFinal(f"re-upload: {exc}") from None
             raise KieRetryable(f"re-upload: {exc}") from None
 
-    # --- the work ---
+    # --- outcomes ---
 
-    def _run(self, request: TransferFile) -> None:
-        began = time.monotonic()
-        try:
-            url, uploaded_at = self.transfer(request.file_id, name_hint=request.name_hint,
-                                             mime_type=request.mime_type, size=request.size)
-        except TransferError as exc:
+    def _finished(self, request: TransferFile, done: Future[tuple[str, float]],
+                  began: float) -> None:
+        if done.cancelled():
+            return  # the node is stopping
+        exc = done.exception()
+        if isinstance(exc, BrokenProcessPool):
+            with self._lock:
+                pool = self._pool
+            if pool is not None:
+                self._lost(pool)
+        self._answer(request, exc if exc is not None else done.result(), began)
+
+    def _answer(self, request: TransferFile, outcome: Any, began: float) -> None:
+        answer: Any
+        if isinstance(outcome, TransferError):
             log.warning("transfer %s of chat %s failed: %s", request.transfer_id,
-                        request.chat_id, exc)
-            answer: Any = FileTransferFailed(request.chat_id, request.transfer_id, exc.reason)
-        except Exception as exc:  # never let the pool swallow a result silently
+                        request.chat_id, outcome)
+            answer = FileTransferFailed(request.chat_id, request.transfer_id, outcome.reason)
+        elif isinstance(outcome, BaseException):  # never let a result vanish silently
             log.error("transfer %s of chat %s failed: %s", request.transfer_id,
-                      request.chat_id, type(exc).__name__)
+                      request.chat_id, type(outcome).__name__)
             answer = FileTransferFailed(request.chat_id, request.transfer_id, "kie")
         else:
+            url, uploaded_at = outcome
             log.info("transfer %s of chat %s done in %.2f s", request.transfer_id,
                      request.chat_id, time.monotonic() - began)
             answer = FileTransferred(request.chat_id, request.transfer_id, url, uploaded_at)
@@ -110,65 +168,3 @@ class FileTransfers:
         except Exception as exc:
             log.error("transfer %s: result not delivered: %s", request.transfer_id,
                       type(exc).__name__)
-
-    def transfer(self, file_id: str, *, name_hint: str = "file", mime_type: str | None = None,
-                 size: int | None = None) -> tuple[str, float]:
-        """Blocking: the whole path for one file; (KIE's downloadUrl, upload time)."""
-        if size is not None and size > self.limit:
-            raise TransferError("too_big", f"{size} bytes")
-        path = self._file_path(file_id)
-        data = self._download(path)
-        try:
-            uploaded = self._uploader.upload(data, name_hint=name_hint, mime_type=mime_type)
-        except KieFinal as exc:  # (KieAuthError too: the account is refused)
-            raise TransferError("refused", str(exc)) from None
-        except KieError as exc:
-            raise TransferError("kie", str(exc)) from None
-        return uploaded.url, time.time()
-
-    def _file_path(self, file_id: str) -> str:
-        try:
-            resp = self._session.post(f"{self._api}/bot{self._token}/getFile",
-                                      json={"file_id": file_id}, timeout=(5.0, 30.0))
-            body = resp.json()
-        except (requests.RequestException, ValueError) as exc:
-            raise TransferError("telegram", f"getFile: {type(exc).__name__}") from None
-        if not isinstance(body, dict) or not body.get("ok"):
-            text = str(body.get("description") if isinstance(body, dict) else "")[:200]
-            if "too big" in text.lower():
-                raise TransferError("too_big", "getFile: file is too big")
-            if resp.status_code == 400:  # "wrong file_id or the file is temporarily unavailable"
-                raise TransferError("gone", f"getFile: HTTP 400 "
-                                            f"{text.replace(self._token, '***')}")
-            raise TransferError("telegram", f"getFile: HTTP {resp.status_code} "
-                                            f"{text.replace(self._token, '***')}")
-        result = body.get("result") or {}
-        size = result.get("file_size")
-        if isinstance(size, int) and size > self.limit:
-            raise TransferError("too_big", f"{size} bytes")
-        path = result.get("file_path")
-        if not isinstance(path, str) or not path:
-            raise TransferError("telegram", "getFile: no file_path")
-        return path
-
-    def _download(self, path: str) -> bytes:
-        deadline = time.monotonic() + self._timeout
-        body = bytearray()
-        try:
-            with self._session.get(f"{self._api}/file/bot{self._token}/{path}", stream=True,
-                                   timeout=(5.0, 30.0)) as resp:
-                if resp.status_code in (400, 404):  # just asked for: the file is gone
-                    raise TransferError("gone", f"download: HTTP {resp.status_code}")
-                if resp.status_code != 200:
-                    raise TransferError("telegram", f"download: HTTP {resp.status_code}")
-                for chunk in resp.iter_content(256 * 1024):
-                    body += chunk
-                    if len(body) > self.limit:
-                        raise TransferError("too_big", "download over the limit")
-                    if time.monotonic() > deadline:
-                        raise TransferError("telegram", "download timed out")
-        except requests.RequestException as exc:
-            raise TransferError("telegram", f"download: {type(exc).__name__}") from None
-        if not body:
-            raise TransferError("telegram", "download: empty file")
-        return bytes(body)

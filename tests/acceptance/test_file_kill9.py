@@ -83,6 +83,34 @@ def test_kill9_mid_upload_before_confirm_charges_nothing_and_the_chat_goes_on(
     assert job["input"]["image"] == resent["downloadUrl"], "the job uses the photo sent again"
 
 
+def test_kill9_mid_album_upload_leaves_done_working_after_the_restart(
+    node: NodeProcess, telegram: TelegramEmulator, kie: KieEmulator, database: str,
+) -> None:
+    node.start()
+    person = Person(telegram, 903)
+    person.say("/start", "What would you like to make?")
+    person.step("Image editing", "choose a model")
+    person.step("Nano Banana Edit", "Price")
+    person.step("Start", "Describe")
+    person.say("make it snow", "up to 10")
+    mark = person.mark()
+    telegram.send_media(903, "photo", size=120_000)
+    person.expect("1 of up to 10", mark)
+    kie.set_faults({"endpoints": {"upload.stream": SLOW}})
+    telegram.send_media(903, "photo", size=130_000)
+    wait_until(lambda: stream_uploads(kie) == 2, 20, "KIE to receive the second upload")
+    node.kill9()
+
+    node.start()
+    # The second photo's upload died with the node: it must not hold Done (or a slot).
+    mark, _ = person.press("Done")
+    after = person.expect(lambda v: "did not arrive" in v.text or "Still uploading" in v.text,
+                          mark)
+    assert "Still uploading" not in after.text, "Done waited for an upload that died"
+    person.expect(lambda v: "Optional settings" in v.text or "check your order" in v.text, mark)
+    assert jobs_of(database, 903) == [] and balance(database, 903) == (WELCOME, 0)
+
+
 def test_kill9_mid_reupload_after_confirm_still_delivers_once_and_charges_once(
     database: str, kie: KieEmulator, telegram: TelegramEmulator, node: NodeProcess,
 ) -> None:

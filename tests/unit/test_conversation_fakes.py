@@ -52,6 +52,7 @@ class FakeContext:
     """Model ids as the last days' confirmed jobs rank them."""
     model_settings: dict[str, tuple[bool, int | None]] = field(default_factory=dict)
     """What admins set: model id -> (enabled, price override)."""
+    life: str = "run-1"
 
     def balance(self) -> int:
         return self.credits

@@ -120,3 +120,4 @@ def test_russian_texts() -> None:
     chat.type("снег")
     chat.send(photo(size=30 * MB))
     assert "20 МБ" in chat.text()
+

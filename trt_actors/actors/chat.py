@@ -15,8 +15,9 @@ never handed again, so the chat's later updates go on.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from trt_actors.actors.chat_context import DbChatContext, effective_catalog
@@ -80,6 +81,9 @@ class ChatDeps:
     """Failed handlings after which an update is parked as poison (never tried again)."""
     transfers: TransferPort | None = None
     """Brings files users send to KIE (the edge's transfer pool); None: files are refused."""
+    life: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    """This run of the node: a file transfer started by another run (before a restart)
+    will never answer, and must not hold the wizard."""
 
 
 def chat_router(deps: ChatDeps, *, max_active: int = 16) -> Router:

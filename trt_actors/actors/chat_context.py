@@ -34,6 +34,7 @@ class DbChatContext:
         self.tx, self.deps, self.update_id = tx, deps, update_id
         self.user_id, self.chat_id, self.language = user_id, chat_id, language
         self.is_admin = user_id in deps.admin_ids
+        self.life = deps.life
         self.confirmed: list[int] = []
         """Jobs created by this update; routed to their actors after the commit."""
         self.transfers: list[TransferFile] = []

@@ -8,12 +8,13 @@ bring it to KIE off its thread; ``FileReady`` / ``FileFailed`` come back as even
 
 State (inside ``state["wizard"]``)::
 
-    "pending": {transfer_id: {"field", "file_id", "mime", "name"}},
+    "pending": {transfer_id: {"field", "file_id", "mime", "name", "life"}},
     "files": {field: [{"url", "file_id", "uploaded_at", "mime", "name"}, ...]}
 
-A restart loses nothing confirmed: the order (with its URLs and file ids) is in the job; a
-pending transfer lost before the confirm (a kill mid-upload) is never answered: the user sends
-the file again, and in a single-file field the new one replaces the lost one.
+A restart loses nothing confirmed: the order (with its URLs and file ids) is in the job. A
+pending transfer lost before the confirm (a kill mid-upload) is never answered: it belongs to
+another ``life`` of the node, so it holds neither a slot nor Done (the user is told it did not
+arrive), and in a single-file field a new file replaces it.
 """
 
 from __future__ import annotations
@@ -77,6 +78,15 @@ def _pending_for(w: dict[str, Any], field: str) -> int:
     return sum(1 for p in (w.get("pending") or {}).values() if p.get("field") == field)
 
 
+def _drop_lost(s: Session, w: dict[str, Any]) -> int:
+    """Forget the transfers another run of the node started (they died with it); how many."""
+    pending = w.get("pending") or {}
+    lost = [k for k, p in pending.items() if p.get("life") != s.ctx.life]
+    for transfer_id in lost:
+        del pending[transfer_id]
+    return len(lost)
+
+
 def on_media(s: Session, model: ModelSpec, field: FieldSpec, event: MediaSent) -> None:
     """A file arrived while ``field`` (a url field) is being asked."""
     w = s.st["wizard"]
@@ -94,6 +104,7 @@ def on_media(s: Session, model: ModelSpec, field: FieldSpec, event: MediaSent) -
     if longest is not None and event.duration is not None and event.duration > longest:
         _again(s, model, field, s.t("file.too_long", limit=longest))
         return
+    _drop_lost(s, w)
     if field.type is FieldType.URL:
         # The newest file wins: one still pending is replaced (its late answer is ignored),
         # so a transfer lost to a crash (never answered) cannot block the field.
@@ -106,9 +117,11 @@ def on_media(s: Session, model: ModelSpec, field: FieldSpec, event: MediaSent) -
         s.say(s.t("file.too_many", max=max_items(field)))
         return
     pending = w.setdefault("pending", {})
-    transfer_id = f"{s.ctx.chat_id}.{s.st['menu']}.{len(pending)}.{event.file_unique_id or ''}"
+    transfer_id = (f"{s.ctx.chat_id}.{s.st['menu']}.{s.ctx.life[:6]}.{len(pending)}."
+                   f"{event.file_unique_id or ''}")
     pending[transfer_id] = {"field": field.name, "file_id": event.file_id,
-                            "mime": event.mime_type, "name": event.file_name}
+                            "mime": event.mime_type, "name": event.file_name,
+                            "life": s.ctx.life}
     s.ctx.transfer_file(transfer_id, event.file_id, size=event.size,
                         mime_type=event.mime_type, name_hint=_name_hint(event))
     if have == 0:
@@ -210,6 +223,8 @@ def done(s: Session, model: ModelSpec) -> None:
     field = wizard.current_field(s, model)
     if field is None:
         return
+    if _drop_lost(s, w):
+        s.say(s.t("file.lost"))
     if _pending_for(w, field.name):
         s.say(s.t("file.wait"))
         return

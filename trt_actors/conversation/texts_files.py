@@ -51,6 +51,12 @@ FILE_TEXTS: dict[str, tuple[str, str]] = {
         "⚠️ Не удалось загрузить ваш файл (временная ошибка). Ничего не списано; "
         "пришлите его ещё раз.",
     ),
+    "file.lost": (
+        "⚠️ A file you sent before the bot restarted did not arrive; send it again if you "
+        "need it.",
+        "⚠️ Файл, отправленный до перезапуска бота, не дошёл; пришлите его ещё раз, если он "
+        "нужен.",
+    ),
     "file.wait": (
         "⏳ Still uploading your file; one moment.",
         "⏳ Ещё загружаю ваш файл, минуту.",

@@ -181,6 +181,8 @@ class ChatContext(Protocol):
     user_id: int
     chat_id: int
     is_admin: bool
+    life: str
+    """This run of the node (a file transfer of another run never answers)."""
 
     def balance(self) -> int:
         """The user's spendable credits (holds already taken off)."""
