@@ -133,6 +133,7 @@ class Node:
             ChildSpec("delivery", lambda: keep("delivery", Delivery.start(
                 self.store, token, s.telegram_api_url, self.job_messages,
                 per_second=s.telegram_per_s, per_chat_per_second=s.telegram_per_chat_s,
+                chat_burst=s.telegram_chat_burst,
                 media_read_timeout=s.telegram_media_timeout_s,
                 published=pub["delivery"]))),
             ChildSpec("callbacks", lambda: keep("callbacks", Callbacks.start(

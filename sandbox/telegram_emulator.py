@@ -45,8 +45,11 @@ answerPreCheckoutQuery, refundStarPayment.
   ``STARS_INVOICE_INVALID``).
 - Blocked user (``block_user``): every call with that chat_id -> 403 ``Forbidden: bot was
   blocked by the user``.
-- Flood limits (``flood_limits``, default on): per bot ≤ ``global_per_second`` (30) and per
-  chat ≤ ``per_chat_per_second`` (1) accepted sends/edits within any ``flood_window`` (1 s).
+- Flood limits (``flood_limits``, default on), as Telegram's bot FAQ describes them: per bot
+  ≤ ``global_per_second`` (30) accepted sends/edits within any ``flood_window`` (1 s); per
+  private chat a token bucket of ``per_chat_burst`` (3) refilling ``per_chat_per_second`` (1)
+  per window (short bursts, about one a second over time); per group (negative id)
+  ≤ ``group_per_minute`` (20) within any 60 s.
   Counted: sendMessage, send<media>, sendMediaGroup (1 per chat, N global), sendInvoice,
   editMessage*. Not counted: answerCallbackQuery, sendChatAction, getUpdates, the rest.
   Violation -> 429 ``Too Many Requests: retry after N`` with ``parameters.retry_after`` = N
@@ -98,11 +101,11 @@ without updates). Ids are per bot; a fresh emulator starts them far from 1, neve
 recent run's (time-based; ``next_update_id=`` chooses).
 ``POST /_control/faults`` {fault spec} | {"faults": [specs], "clear": bool}; ``GET`` lists.
 ``POST /_control/config`` {key: value} (see EmulatorConfig: flood_limits, global_per_second,
-per_chat_per_second, flood_window, fetch_urls, fetch_timeout, *_limit, strict_chats,
-validate_parse_mode, max_poll_timeout). Fault spec (see FaultSpec): {method ("*" or a name),
-kind error|flood|timeout|drop|slow, status (502), retry_after (1), delay (30 s), execute,
-fraction | count, after (let N through first), chat_id?, token?, description?}; seeded by
-``seed``.
+per_chat_per_second, per_chat_burst, group_per_minute, flood_window, fetch_urls,
+fetch_timeout, *_limit, strict_chats, validate_parse_mode, max_poll_timeout). Fault spec
+(see FaultSpec): {method ("*" or a name), kind error|flood|timeout|drop|slow, status (502),
+retry_after (1), delay (30 s), execute, fraction | count, after (let N through first),
+chat_id?, token?, description?}; seeded by ``seed``.
 """
 
 from __future__ import annotations

@@ -51,9 +51,16 @@ class EmulatorConfig:
     global_per_second: int = 30
     """Accepted sends+edits per bot within any ``flood_window`` seconds, all chats together."""
     per_chat_per_second: int = 1
-    """Accepted sends+edits per chat within any ``flood_window`` seconds."""
+    """A private chat's sustained rate: accepted sends+edits per ``flood_window`` seconds, over
+    time (a token bucket refilling at this rate, see ``per_chat_burst``)."""
+    per_chat_burst: int = 3
+    """... and its bucket: this many sends may go at once into a private chat ("we may allow
+    short bursts that go over this limit, but eventually you'll begin receiving 429 errors")."""
+    group_per_minute: int = 20
+    """Accepted sends+edits per group (negative chat id) within any 60 s."""
     flood_window: float = 1.0
-    """Sliding window length in seconds for both limits."""
+    """Sliding window length in seconds for the bot-wide limit; the per-chat bucket refills
+    ``per_chat_per_second`` tokens per window."""
     fetch_urls: bool = False
     """Download media given by URL and fail like Telegram when unreachable or too big."""
     fetch_timeout: float = 10.0

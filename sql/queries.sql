@@ -517,32 +517,62 @@ SELECT nextval('delivery_epoch') AS epoch
 UPDATE outbox SET status = 'pending', claim_epoch = NULL WHERE status = 'sending'
 
 -- name: delivery_claim --
--- Due rows, oldest first, marked sending. `answers` picks the answers to callback and
--- pre-checkout queries (never paced, never ordered) or everything else. A message row waits
--- while an older message of its chat waits for its retry time (per-chat order survives
--- retries and restarts), and at most `per_chat` rows of one chat are open at once (a chat
--- with a huge backlog cannot crowd the others out of memory).
+-- Due rows, marked sending. `answers` picks the answers to callback and pre-checkout queries
+-- (never paced, never ordered) or everything else. A message row waits while an older message
+-- of its chat waits for its retry time (per-chat order survives retries and restarts), and at
+-- most `per_chat` rows of one chat are open at once (a chat with a huge backlog cannot crowd
+-- the others out of memory). Each row's class (`priority`, trt_actors.domain.outbox.Priority):
+-- 0 an answer to what a user just did (text without a job, invoice, the progress message at
+-- confirm), 1 a job's result or follow-up, 2 a progress edit, 3 a broadcast. Chats go by
+-- urgency, the most urgent class among their pending rows (a row pending longer than
+-- `starve_after` seconds counts as 0: nothing starves), then oldest first; only chats of
+-- urgency <= `max_priority`. A chat's rows are always taken as a prefix, oldest first, so its
+-- order never changes.
 UPDATE outbox SET status = 'sending', attempts = attempts + 1, claim_epoch = %(epoch)s
-WHERE id IN (
-    SELECT id FROM outbox
-    WHERE id IN (
-        SELECT o.id FROM (
-            SELECT id, chat_id, status, not_before,
-                   row_number() OVER (PARTITION BY chat_id ORDER BY id) AS place
-            FROM outbox
+FROM (
+    SELECT x.id, due.priority FROM outbox AS x
+    JOIN (
+        SELECT o.id, o.urgency, o.priority FROM (
+            SELECT id, chat_id, status, not_before, priority,
+                   row_number() OVER (PARTITION BY chat_id ORDER BY id) AS place,
+                   min(CASE WHEN created_at < now() - make_interval(secs => %(starve_after)s)
+                            THEN 0 ELSE priority END)
+                       FILTER (WHERE status = 'pending') OVER (PARTITION BY chat_id) AS urgency
+            FROM (SELECT *, CASE WHEN kind IN ('result', 'resend')
+                                   OR (kind = 'text' AND job_id IS NOT NULL) THEN 1
+                                 WHEN kind = 'status_edit' THEN 2
+                                 WHEN kind = 'broadcast' THEN 3
+                                 ELSE 0 END AS priority
+                  FROM outbox) AS classed
             WHERE status IN ('pending', 'sending')
               AND (kind IN ('answer_callback', 'answer_precheckout')) = %(answers)s
         ) AS o
         WHERE o.status = 'pending' AND o.not_before <= now()
+          AND o.urgency <= %(max_priority)s
           AND (%(answers)s OR o.place <= %(per_chat)s)
           AND (%(answers)s OR NOT EXISTS (
                 SELECT 1 FROM outbox AS e
                 WHERE e.status = 'pending' AND e.not_before > now() AND e.chat_id = o.chat_id
-                  AND e.id < o.id AND e.kind NOT IN ('answer_callback', 'answer_precheckout'))))
-    ORDER BY id
+                  AND e.id < o.id AND e.kind NOT IN ('answer_callback', 'answer_precheckout')))
+    ) AS due ON due.id = x.id
+    ORDER BY due.urgency, x.id
     LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED)
-RETURNING id, chat_id, job_id, kind, payload, attempts, message_ids
+    FOR UPDATE OF x SKIP LOCKED) AS claimed
+WHERE outbox.id = claimed.id
+RETURNING outbox.id, chat_id, job_id, kind, payload, attempts, message_ids, claimed.priority
+
+-- name: delivery_superseded --
+-- Coalescing progress edits: a status_edit with a later one of the same progress message
+-- still to send is settled as sent without sending (only the latest edit goes out; its
+-- message_ids stay null, so delivery_status_message never picks it).
+UPDATE outbox SET status = 'sent', sent_at = now(), error = 'superseded by a later edit'
+WHERE id = %(id)s AND status = 'sending' AND claim_epoch = %(epoch)s
+  AND EXISTS (
+    SELECT 1 FROM outbox AS n
+    WHERE n.job_id = %(job_id)s AND n.kind = 'status_edit' AND n.id > %(id)s
+      AND n.status IN ('pending', 'sending')
+      AND n.payload ->> 'status_outbox_id' = %(status_outbox_id)s::text)
+RETURNING id
 
 -- name: delivery_owned --
 -- Before sending: the row is still this incarnation's (locked for the job's move).

@@ -4,8 +4,15 @@ Shape: a supervised pykka actor claims due outbox rows (on ``Wake``, told by who
 something, and every ``interval`` seconds) and hands them to its own asyncio loop thread,
 where python-telegram-bot's ``Bot`` sends them. Each chat has one worker coroutine that takes
 its rows strictly in outbox order; every send and edit waits for a slot from the
-:mod:`~gateways.telegram.pacer` (bot-wide and per-chat limits, oldest row first), answers to
-callback / pre-checkout queries go out at once. Database work from the loop
+:mod:`~gateways.telegram.pacer` (bot-wide limit, per-chat token bucket), answers to
+callback / pre-checkout queries go out at once.
+
+Priorities (``outbox.Priority``): answers to what a user just did, then results, then
+progress edits (only the latest edit of a message is sent), then broadcasts. Chats with an
+answer waiting are claimed even when memory is full of results; at the gate the most urgent
+class goes next, and every other slot goes to a row that waited ``starve_after`` s, if any.
+Within one chat nothing is reordered (a prefix is claimed, sent one after another, the head
+at its queue's most urgent class). Database work from the loop
 (:mod:`~gateways.telegram.delivery_outcomes`) runs on a small thread pool, so the loop never
 blocks; the Bot API calls are :mod:`~gateways.telegram.send`'s, on
 :mod:`~gateways.telegram.bot_thread`'s loop.
@@ -73,12 +80,17 @@ from trt_actors import (
     Wake,
     jsonb,
     log_context,
+    outbox,
 )
 
 log = logging.getLogger("trt.delivery")
 T = TypeVar("T")
 DB_BACKOFF = Backoff(base=0.5, cap=10.0)
 """While the database is down: the loop's rows wait, nothing is lost."""
+URGENT, ANY_CLASS = int(outbox.Priority.ANSWER), int(max(outbox.Priority))
+"""``delivery_claim``'s ``max_priority``: chats with an answer to what a user just did; all."""
+NEVER_AGED = 1e9
+"""``delivery_claim``'s ``starve_after`` where waiting must not make a row urgent."""
 
 
 class DeliveryLoop:
@@ -91,7 +103,9 @@ class DeliveryLoop:
         self.request_wake, self.on_fatal = request_wake, on_fatal
         self.thread = BotThread(token, api_url, redact, read_timeout=settings.read_timeout,
                                 media_timeout=settings.download_timeout)
-        self.gate = SendGate(Pacer(settings.per_second, settings.per_chat_per_second))
+        self.gate = SendGate(Pacer(settings.per_second, settings.per_chat_per_second,
+                                   chat_burst=settings.chat_burst),
+                             starve_after=settings.starve_after)
         self.gate.pacer.quiet_start(time.monotonic())  # the previous run's last sends count
         self.sender = TelegramSender(self.thread.bot, self.gate,
                                      download_limit=settings.download_limit,
@@ -145,6 +159,9 @@ class DeliveryLoop:
         try:
             while queue:
                 item = queue[0]
+                # The head goes at the most urgent class of its chat's queue: a button's
+                # answer behind a result of the same chat must not wait at the result's class.
+                item.priority = min(i.priority for i in queue)
                 with log_context(job_id=item.job_id, chat_id=item.chat_id):
                     failed = await self._deliver(item)
                 if queue and queue[0] is item:
@@ -344,16 +361,28 @@ class Delivery(SupervisedActor):
             raise TelegramError("the delivery loop thread is not running")
         s = self.settings
         epoch = self.outcomes.epoch
-        rows = self.store.all("delivery_claim", answers=True, limit=s.batch, per_chat=0,
-                              epoch=epoch)
-        room = min(s.batch, s.max_queued - self.stats.queued)
+
+        def claim(answers: bool, limit: int, max_priority: int) -> list[dict[str, Any]]:
+            # Rows that waited ``starve_after`` count as urgent when memory has room, never
+            # past it (a backlog ages as a whole: it must not flood memory).
+            aged = s.starve_after if max_priority == ANY_CLASS else NEVER_AGED
+            return self.store.all("delivery_claim", answers=answers, limit=limit,
+                                  per_chat=0 if answers else s.per_chat_queued,
+                                  max_priority=max_priority, starve_after=aged, epoch=epoch)
+
+        rows = claim(True, s.batch, ANY_CLASS)
+        # Chats with an answer to what a user just did are claimed even when the queue in
+        # memory is full of results: a button press never waits for a backlog to drain.
+        urgent = claim(False, s.batch, URGENT)
+        room = min(s.batch, s.max_queued - self.stats.queued - len(urgent))
+        rows += urgent
         if room > 0:
-            rows += self.store.all("delivery_claim", answers=False, limit=room,
-                                   per_chat=s.per_chat_queued, epoch=epoch)
+            rows += claim(False, room, ANY_CLASS)
         if not rows:
             return
         items = [Item(r["id"], r["chat_id"], r["job_id"], r["kind"], r["payload"],
-                      r["attempts"], r["message_ids"]) for r in sorted(rows, key=_row_id)]
+                      r["attempts"], r["message_ids"], priority=int(r["priority"]))
+                 for r in sorted(rows, key=lambda r: int(r["id"]))]
         self.stats.add(queued=len(items))
         loop.submit(items)
 
@@ -362,9 +391,7 @@ class Delivery(SupervisedActor):
         out = self.stats.snapshot()
         out.update(limit_per_s=self.settings.per_second,
                    limit_per_chat_per_s=self.settings.per_chat_per_second,
+                   chat_burst=self.settings.chat_burst,
                    loop_alive=bool(self.loop and self.loop.alive))
         return out
 
-
-def _row_id(row: dict[str, Any]) -> int:
-    return int(row["id"])

@@ -11,6 +11,9 @@ Fencing: each incarnation of the delivery actor takes an ``epoch`` at start and 
 with it; every write here is guarded on the row being ``sending`` under that epoch, so the
 last call of a stopped incarnation (still running on its pool thread) cannot settle a row
 that its successor has claimed since.
+
+Progress edits are coalesced: a ``status_edit`` with a later edit of the same message still
+to send is settled without a call (``delivery_superseded``): only the latest text goes out.
 """
 
 from __future__ import annotations
@@ -42,8 +45,12 @@ class Outcomes:
             if tx.one("delivery_owned", id=item.id, epoch=self.epoch) is None:
                 return False, None  # a successor claimed it: it is not ours to send
             if item.kind == "status_edit":
+                status_outbox_id = int(item.payload.get("status_outbox_id") or 0)
+                if tx.one("delivery_superseded", id=item.id, epoch=self.epoch,
+                          job_id=item.job_id, status_outbox_id=status_outbox_id) is not None:
+                    return False, None  # a later edit of the same message will show its text
                 row = tx.one("delivery_status_message", job_id=item.job_id,
-                             status_outbox_id=int(item.payload.get("status_outbox_id") or 0))
+                             status_outbox_id=status_outbox_id)
                 ids = row["message_ids"] if row else None
                 return True, int(ids[0]) if ids else None
             if item.kind not in RESULT_KINDS or item.job_id is None:

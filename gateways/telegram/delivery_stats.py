@@ -48,6 +48,10 @@ class DeliveryStats:
 class DeliveryPolicy:
     per_second: float = 30.0
     per_chat_per_second: float = 1.0
+    chat_burst: int = 1
+    """Sends that may go at once into one private chat (its token bucket; a setting)."""
+    starve_after: float = 5.0
+    """Seconds after which a waiting row goes before every priority class."""
     interval: float = 0.5
     batch: int = 100
     max_queued: int = 300

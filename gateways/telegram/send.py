@@ -69,6 +69,9 @@ class Item:
     payload: dict[str, Any]
     attempts: int
     message_ids: list[int] | None
+    priority: int = 1
+    """Its class at the send gate (``outbox.priority``: 0 answers, 1 results, 2 progress
+    edits, 3 broadcasts); the head of a chat's queue takes the most urgent of its queue."""
     progress: dict[int, list[int]] = field(default_factory=dict)
     """Result units already sent (unit index -> message ids), kept across in-memory retries."""
     lang: str = "en"
@@ -197,7 +200,7 @@ class TelegramSender:
     # --- messages ------------------------------------------------------------------------------
 
     async def send_text(self, item: Item, text: str, markup: Any = None) -> list[int]:
-        async with self.gate.slot(item.chat_id, 1, item.id):
+        async with self.gate.slot(item.chat_id, 1, item.id, item.priority):
             message = await self.bot.send_message(item.chat_id, text, reply_markup=markup)
         return [message.message_id]
 
@@ -205,7 +208,7 @@ class TelegramSender:
                         markup: Any = None) -> list[int] | None:
         """Edit; the edited id, or None when the message is gone (send a new one instead)."""
         try:
-            async with self.gate.slot(item.chat_id, 1, item.id):
+            async with self.gate.slot(item.chat_id, 1, item.id, item.priority):
                 await self.bot.edit_message_text(text, item.chat_id, message_id,
                                                  reply_markup=markup)
         except BadRequest as exc:
@@ -236,7 +239,7 @@ class TelegramSender:
 
     async def invoice(self, item: Item) -> list[int]:
         p = item.payload
-        async with self.gate.slot(item.chat_id, 1, item.id):
+        async with self.gate.slot(item.chat_id, 1, item.id, item.priority):
             # Stars: currency XTR, one price, and no provider token at all (an empty one is
             # still "a provider token" to a strict server).
             message = await self.bot.send_invoice(
@@ -324,7 +327,7 @@ class TelegramSender:
         make = _INPUT_MEDIA[media]
         group = [make(url, caption=caption if i == 0 else None) for i, url in enumerate(urls)]
         try:
-            async with self.gate.slot(item.chat_id, len(group), item.id):
+            async with self.gate.slot(item.chat_id, len(group), item.id, item.priority):
                 messages = await self.bot.send_media_group(
                     item.chat_id, group, read_timeout=self.media_read_timeout)
             return [m.message_id for m in messages]
@@ -366,7 +369,7 @@ class TelegramSender:
     async def _send_media(self, item: Item, media: str, what: Any, caption: str | None,
                           markup: Any = None) -> int:
         send = getattr(self.bot, f"send_{media}")
-        async with self.gate.slot(item.chat_id, 1, item.id):
+        async with self.gate.slot(item.chat_id, 1, item.id, item.priority):
             message = await send(item.chat_id, what, caption=caption, reply_markup=markup,
                                  read_timeout=self.media_read_timeout)
         return int(message.message_id)

@@ -58,13 +58,15 @@ def node(database: str, telegram: TelegramEmulator,
 
 
 def newcomer(telegram: TelegramEmulator, user_id: int) -> tuple[Person, View]:
-    """A person who opens the bot for the first time; returns them and the main menu."""
+    """A person who opens the bot for the first time; returns them and the main menu, which
+    comes with the welcome in one message (not two: the second would wait out the chat's
+    pace)."""
     person = Person(telegram, user_id)
     mark = person.send("/start")
-    welcome = person.expect("Welcome", mark)
-    assert f"{WELCOME} credits" in welcome.text
     menu = person.expect("What would you like to make?", mark)
+    assert f"Welcome! You got {WELCOME} credits" in menu.text, menu.text
     assert f"Your balance: {WELCOME} credits" in menu.text
+    assert [v.message_id for v in person.since(mark)] == [menu.message_id], "one message"
     return person, menu
 
 

@@ -22,6 +22,10 @@ invariant in words (the test asserts there is none). Invariants:
    expired callback keeps at most 1 KB of its body, so all the flood stored is within the cap
    plus 1 KB a record; the forger was refused (429) once over the limit and nothing of a
    refused callback was stored; no callback of KIE's was refused.
+8. each chat saw its messages in the order they were decided, whatever the priorities: the
+   outbox rows of one chat that were sent (answers to queries aside) were settled in row
+   order, and the messages they sent (edits aside) got increasing Telegram ids — a job's
+   progress message before its result, its result before the "done" edit.
 """
 
 from __future__ import annotations
@@ -88,6 +92,7 @@ def check(out: Outcome) -> Report:
     _forgeries(out, jobs, r)
     _cancels(out, r)
     _flood(out, r)
+    _chat_order(out, r)
     chats = out.status.get("actors", {}).get("chats", {})
     jobs_actors = out.status.get("actors", {}).get("jobs", {})
     r.actor_failures = {"chats": chats.get("failures", -1), "jobs": jobs_actors.get("failures", -1)}
@@ -277,3 +282,25 @@ def _forgeries(out: Outcome, jobs: list[dict[str, Any]], r: Report) -> None:
         "SELECT DISTINCT job_id FROM job_events WHERE cause = 'callback'")}
     if moved - authentic:
         r.violations.append(f"jobs moved by a callback they never got: {sorted(moved - authentic)}")
+
+
+def _chat_order(out: Outcome, r: Report) -> None:
+    rows = out.query(
+        "SELECT id, chat_id, kind, sent_at, message_ids, payload ? 'edit_message_id' AS edit "
+        "FROM outbox WHERE status = 'sent' "
+        "AND kind NOT IN ('answer_callback', 'answer_precheckout') ORDER BY chat_id, id")
+    last: dict[int, tuple[int, Any, int]] = {}  # chat -> (row, sent_at, newest message id)
+    for row in rows:
+        chat = int(row["chat_id"])
+        before_row, before_at, before_id = last.get(chat, (0, None, 0))
+        if before_at is not None and row["sent_at"] < before_at:
+            r.violations.append(f"chat {chat}: outbox {row['id']} ({row['kind']}) settled "
+                                f"before outbox {before_row}, queued earlier")
+        newest = before_id
+        ids = [int(i) for i in row["message_ids"] or []]
+        if ids and row["kind"] != "status_edit" and not row["edit"]:
+            if min(ids) < before_id:
+                r.violations.append(f"chat {chat}: outbox {row['id']} ({row['kind']}) shown "
+                                    f"before message {before_id}, sent for an earlier row")
+            newest = max(before_id, max(ids))
+        last[chat] = (int(row["id"]), row["sent_at"], newest)

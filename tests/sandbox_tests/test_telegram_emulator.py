@@ -169,15 +169,17 @@ def test_media_by_url_and_by_upload_are_recorded(emu: TelegramEmulator) -> None:
     assert audio2["media"]["upload_size"] == 503
 
 
-def test_second_quick_send_to_one_chat_gets_retry_after(emu: TelegramEmulator) -> None:
+def test_a_quick_send_past_the_chats_burst_gets_retry_after(emu: TelegramEmulator) -> None:
+    """Telegram allows a short burst in a private chat (3 here), then about one a second."""
     emu.configure(flood_window=60.0)  # "quick" even on a loaded machine
     emu.send_text(USER, "/start")
 
     async def scenario(bot: telegram.Bot) -> RetryAfter:
-        await bot.send_message(USER, "first")
+        for text in ("first", "second", "third"):
+            await bot.send_message(USER, text)
         await bot.send_chat_action(USER, "typing")  # not counted by the flood limits
         with pytest.raises(RetryAfter) as caught:
-            await bot.send_message(USER, "second")
+            await bot.send_message(USER, "fourth")
         return caught.value
 
     error = with_bot(emu, scenario)
@@ -187,8 +189,26 @@ def test_second_quick_send_to_one_chat_gets_retry_after(emu: TelegramEmulator) -
     stats = emu.stats()
     assert stats["too_many_requests"] == 1
     assert stats["too_many_requests_by_chat"] == {str(USER): 1}
-    assert stats["max_per_chat_rate"] == 1
-    assert [m["text"] for m in emu.messages(USER)] == ["first"]
+    assert stats["max_per_chat_rate"] == 3
+    assert [m["text"] for m in emu.messages(USER)] == ["first", "second", "third"]
+
+
+def test_a_group_gets_twenty_messages_a_minute(emu: TelegramEmulator) -> None:
+    group = -100777
+    emu.configure(strict_chats=False)
+
+    async def scenario(bot: telegram.Bot) -> RetryAfter:
+        for i in range(20):
+            await bot.send_message(group, f"line {i}")
+        with pytest.raises(RetryAfter) as caught:
+            await bot.send_message(group, "one too many")
+        return caught.value
+
+    error = with_bot(emu, scenario)
+    retry_after = error.retry_after
+    seconds = retry_after if isinstance(retry_after, int) else retry_after.total_seconds()
+    assert seconds > 30  # the minute's first message must leave the window first
+    assert len(emu.messages(group)) == 20
 
 
 def test_blocked_user_gives_forbidden(emu: TelegramEmulator) -> None:

@@ -53,9 +53,10 @@ def test_edit_picks_a_model_asks_only_the_prompt_and_orders_with_the_result_url(
     text, _ = chat.screen()
     assert f"result #{job}" in text
     assert "Qwen Image Edit" in chat.labels() and "Kling" not in " ".join(chat.labels())
-    chat.press("Qwen Image Edit")
+    replies = chat.press("Qwen Image Edit")
     assert f"Using result #{job} as the input" in chat.text()
     assert "Step 1/2 · " in chat.text()                # the prompt: the image is filled
+    assert [getattr(r, "replace", None) for r in replies] == [True], "the picker becomes it"
     chat.type("make it night")
     chat.press("Use defaults")
     text, _ = chat.screen()

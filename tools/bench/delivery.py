@@ -10,11 +10,15 @@ from tools.bench.env import BenchEnv, Row, connect, wait_for
 TELEGRAM_PER_S = 30
 """Telegram's bot-wide limit (the emulator's and the node's default)."""
 FIRST_CHAT = 300_000
+CHAT_BURST = 3
+"""A private chat's bucket: the emulator's ``per_chat_burst`` and the node's
+``TRT_TELEGRAM_CHAT_BURST`` (both default to it)."""
 
 
 def p5_backlog(env: BenchEnv, n: int, chats: int) -> list[Row]:
     """``n`` results across ``chats`` chats appear in the outbox in one transaction while the
-    node runs; the Telegram emulator enforces 30 msg/s per bot and 1 msg/s per chat."""
+    node runs; the Telegram emulator enforces 30 msg/s per bot and, per chat, a burst of
+    ``CHAT_BURST`` then 1 msg/s."""
     url = env.database("p5")
     sent = b"SELECT count(*) AS n FROM outbox WHERE status = 'sent'"
     with env.emulators(kie={}, telegram={"strict_chats": False}) as (kie, telegram), \
@@ -44,5 +48,5 @@ def p5_backlog(env: BenchEnv, n: int, chats: int) -> list[Row]:
             share >= 0.95, note),
         Row("P5", "429 answers from Telegram", f"{refused}", "0", refused == 0),
         Row("P5", "max sends in one chat in any second", f"{stats['max_per_chat_rate']}",
-            "≤ 1", int(stats["max_per_chat_rate"]) <= 1),
+            f"≤ {CHAT_BURST} (the burst)", int(stats["max_per_chat_rate"]) <= CHAT_BURST),
     ]

@@ -16,6 +16,9 @@
     P8  1,000,000 rows older than the retention: P2's callback → send p99 at 10/s while the
         janitor purges them, over the same without a purge; rows left beyond the retention
                                                                                 ≤ 2×; 0
+    P9  answers first, side by side: (a) one user's /start → menu; (b) 200 users' /start at
+        once → menu, max vs the floor of one message each at 30/s; (c) a button press →
+        its answer p99 while 1,000 results drain; 429s      ≤ 150 ms; ≤ 1.2×; ≤ 1 s; 0
 
 Everything runs on an embedded PostgreSQL of its own (a fresh database per benchmark), with
 the emulated KIE and Telegram in this process and the real node as a subprocess. ``--quick``
@@ -46,7 +49,7 @@ log = logging.getLogger("trt.bench")
 
 ROOT = Path(__file__).resolve().parents[2]
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
-ALL = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8")
+ALL = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")
 BROKEN = "benchmark failed"
 
 
@@ -73,13 +76,20 @@ class Sizes:
     p7_timed: int = 5
     p7_timed_mb: int = 5
     p7_idle_s: float = 10.0
+    p9_single: int = 10
+    p9_users: int = 200
+    p9_backlog: int = 1000
+    p9_press_rate: float = 10.0
+    """P9 (c): button presses per second (a third of the bot-wide limit: the rest is the
+    backlog's)."""
 
 
 FULL = Sizes()
 QUICK = Sizes(p1_jobs=60, pgbench_s=3, p2_seconds=3.0, waiting_jobs=10_000, p3_observe_s=4.0,
               p4_jobs=16, p4_task_s=4.0, p5_results=150, p5_chats=30,
               waiting_jobs_large=20_000, p8_rows=20_000, p8_seconds=3.0,
-              p7_users=5, p7_photo_mb=2, p7_timed=2, p7_idle_s=3.0)
+              p7_users=5, p7_photo_mb=2, p7_timed=2, p7_idle_s=3.0,
+              p9_single=3, p9_users=30, p9_backlog=100)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -97,6 +107,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_selected(env: BenchEnv, only: list[str], sizes: Sizes) -> list[Row]:
     """Run the chosen benchmarks in order; a benchmark that breaks is one failed row."""
+    from tools.bench import answers as bench_answers
     from tools.bench import delivery as bench_delivery
     from tools.bench import media as bench_media
     from tools.bench import pipeline as bench_pipeline
@@ -117,6 +128,8 @@ def run_selected(env: BenchEnv, only: list[str], sizes: Sizes) -> list[Row]:
         (("P7",), lambda: bench_media.p7_uploads(
             env, s.p7_users, s.p7_photo_mb, s.p7_timed, s.p7_timed_mb, s.p7_idle_s)),
         (("P8",), lambda: bench_retention.p8_purge(env, s.p8_rows, s.p8_seconds)),
+        (("P9",), lambda: bench_answers.p9_answers(env, s.p9_single, s.p9_users,
+                                                   s.p9_backlog, s.p9_press_rate)),
     ]
     rows: list[Row] = []
     for tests, bench in plan:

@@ -14,6 +14,7 @@ never handed again, so the chat's later updates go on.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Callable, Hashable
@@ -252,8 +253,9 @@ class ChatActor(VirtualActor):
             return
         user_id = int(user["id"])
         language_code = user.get("language_code")
+        welcome = None
         if ledger.ensure_user(tx, user_id, texts.lang_for(language_code)):
-            self._welcome(tx, chat_id, user_id, language_code, update_id)
+            welcome = self._welcome(tx, user_id, language_code)
         state_row = tx.one("session_load", chat_id=chat_id)
         ctx = DbChatContext(tx, self.deps, user_id=user_id, chat_id=chat_id,
                             language=texts.lang_for(language_code), update_id=update_id)
@@ -264,17 +266,25 @@ class ChatActor(VirtualActor):
         transfers.extend(ctx.transfers)
         tx.run("session_save", chat_id=chat_id, user_id=user_id, state=jsonb(state))
         pressed = event.message_id if isinstance(event, ButtonPressed) else None
+        if welcome is not None:
+            # One message per answer: the welcome goes on top of the first new message (the
+            # menu, for /start), or alone when the answer edits one or is an invoice.
+            first = answers[0] if answers else None
+            if isinstance(first, Reply) and not (first.replace and pressed):
+                answers[0] = dataclasses.replace(first, text=f"{welcome}\n\n{first.text}")
+            else:
+                outbox.add(tx, chat_id, "text", {"text": welcome},
+                           dedup_key=f"upd:{update_id}:welcome")
         for i, answer in enumerate(answers):
             self._queue(tx, chat_id, answer, pressed, f"upd:{update_id}:{i}")
 
-    def _welcome(self, tx: Tx, chat_id: int, user_id: int, language_code: str | None,
-                 update_id: int) -> None:
+    def _welcome(self, tx: Tx, user_id: int, language_code: str | None) -> str | None:
+        """Grant a new user's welcome credits; the line telling them (None: no grant)."""
         amount = self.deps.welcome_credits
         if amount > 0 and ledger.apply(tx, user_id, ledger.Entry.GRANT, amount,
                                        f"welcome:{user_id}", note="welcome grant"):
-            outbox.add(tx, chat_id, "text",
-                       {"text": texts.welcome_grant(texts.lang_for(language_code), amount)},
-                       dedup_key=f"upd:{update_id}:welcome")
+            return texts.welcome_grant(texts.lang_for(language_code), amount)
+        return None
 
     def _pre_checkout(self, tx: Tx, chat_id: int, update_id: int, query: dict[str, Any]) -> None:
         payload = str(query.get("invoice_payload") or "")

@@ -128,8 +128,8 @@ def pick(s: Session, job_id: Any, model_id: Any) -> None:
     elif model is None or not model.enabled \
             or media_field(model, source.result_kind.value) is None:
         s.say(s.t("model_gone"))
-    else:
-        _prefill(s, job, model, source.result_kind.value)
+    else:  # the picker is a text message of its own: its question takes its place
+        _prefill(s, job, model, source.result_kind.value, replace=True)
 
 
 def _new_wizard(model: ModelSpec, values: dict[str, Any]) -> dict[str, Any]:
@@ -137,14 +137,17 @@ def _new_wizard(model: ModelSpec, values: dict[str, Any]) -> dict[str, Any]:
             "mode": "required", "order": None}
 
 
-def _prefill(s: Session, job: JobResult, model: ModelSpec, kind: str) -> None:
-    """Start ``model``'s wizard with the result in its url field; ask what is missing."""
+def _prefill(s: Session, job: JobResult, model: ModelSpec, kind: str, *,
+             replace: bool = False) -> None:
+    """Start ``model``'s wizard with the result in its url field; ask what is missing (in
+    place of the pressed message with ``replace``; never under a result: a photo's caption
+    is not the place for a question)."""
     field = media_field(model, kind)
     assert field is not None
     urls = list(job.result_urls)
     value: Any = urls[0] if field.type is FieldType.URL else urls[: field.max_items or len(urls)]
     s.st["wizard"] = _new_wizard(model, {field.name: value})
-    wizard.advance(s, model, prefix=s.t("next.prefilled", job=job.job_id))
+    wizard.advance(s, model, replace=replace, prefix=s.t("next.prefilled", job=job.job_id))
 
 
 def _again(s: Session, job: JobResult, model: ModelSpec) -> None:

@@ -16,14 +16,33 @@ says what to do with its ``payload``:
   so there is one writer.
 
 ``dedup_key`` makes a repeated decision (a replayed update, a repeated callback) write
-nothing new.
+nothing new. A row's class at delivery (:class:`Priority`, lower first) follows from its
+kind and job (``delivery_claim`` in sql/queries.sql computes it).
 """
 
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import Any
 
 from trt_actors.infra.store import Tx, jsonb
+
+
+class Priority(IntEnum):
+    """Delivery's classes, most urgent first (``delivery_claim`` gives each row its class).
+    Within one chat rows still go in their order; across chats the most urgent goes first, and
+    a row that waited too long goes before all."""
+
+    ANSWER = 0
+    """The answer to what a user just did: ``text`` without a job (a command's reply, a
+    button's screen), ``invoice``, ``status`` (the progress message at confirm), and the
+    answers to queries (never paced)."""
+    RESULT = 1
+    """A job's ``result``, a ``resend``, and its follow-ups (``text`` with a job)."""
+    PROGRESS = 2
+    """A ``status_edit`` of a job's progress message (only the latest edit is sent)."""
+    BROADCAST = 3
+    """A ``broadcast``: a message to many users nobody is waiting for."""
 
 
 def add(

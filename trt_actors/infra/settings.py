@@ -96,6 +96,9 @@ class Settings(DatabaseSettings):
     kie_status_per_s: float = Field(10, gt=0, le=10, validation_alias="TRT_KIE_STATUS_PER_S")
     telegram_per_s: float = Field(30, gt=0, validation_alias="TRT_TELEGRAM_PER_S")
     telegram_per_chat_s: float = Field(1, gt=0, validation_alias="TRT_TELEGRAM_PER_CHAT_S")
+    # A private chat's token bucket: this many sends at once, then TRT_TELEGRAM_PER_CHAT_S
+    # (Telegram's FAQ allows short bursts in a chat, about one message a second over time).
+    telegram_chat_burst: int = Field(3, ge=1, le=10, validation_alias="TRT_TELEGRAM_CHAT_BURST")
     # How long a media send waits for Telegram's answer: one that times out is "maybe sent"
     # (README: "Delivery promise"), so this is generous.
     telegram_media_timeout_s: float = Field(
