@@ -35,6 +35,8 @@ FAILURES_SHOWN = 20
 """How many recent failures /status lists (newest first)."""
 
 POISON_SHOWN = 5
+AUDIT_SHOWN = 20
+"""Admin actions shown (``admin_audit``), the newest first."""
 """How many of the newest poison updates /status names."""
 
 ORPHAN_KINDS = ("parked", "claimed", "expired")
@@ -99,6 +101,7 @@ def collect(node: Node) -> dict[str, Any]:
         "supervision": tree,
         "actors": {"jobs": node.jobs.snapshot(), "chats": node.chats.snapshot()},
         "jobs": None, "orphans": None, "depths": None, "tables": None, "poison_updates": None,
+        "admin_audit": None,
         "intake": {**(intake or {}), "last_update_id": None, "last_update_age_s": None,
                      "lag_s": None, "lag_updates": None},
         "delivery": {**(delivery or {}), "outbox": None},
@@ -133,6 +136,7 @@ def _read_database(node: Node, out: dict[str, Any]) -> list[dict[str, Any]]:
         failed = tx.all("status_failed_jobs", limit=FAILURES_SHOWN)
         tables = tx.all("status_tables")
         poison = tx.one("status_poison_updates", limit=POISON_SHOWN) or {}
+        audit = tx.all("audit_recent", limit=AUDIT_SHOWN)
     by_state = {s.value: 0 for s in JobState}
     by_model: dict[str, dict[str, int]] = {}
     for row in job_rows:
@@ -171,6 +175,10 @@ def _read_database(node: Node, out: dict[str, Any]) -> list[dict[str, Any]]:
                                  "sending": outbox.get("sending", 0),
                                  "oldest_open_s": _round(outbox.get("oldest_open_s"))}
     out["callback_abuse"] = _callback_abuse(node, abuse, out["callbacks"])
+    # What admins did in Telegram (/adjust, /ban, /refund, /newpromo ...), the newest first.
+    out["admin_audit"] = [{"at": r["at"].isoformat(), "admin_id": r["admin_id"],
+                           "action": r["action"], "target_user": r["target_user"],
+                           "job_id": r["job_id"], "detail": r["detail"]} for r in audit]
     return failed
 
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from trt_actors.actors.chat_context import DbChatContext
 from trt_actors.actors.chat_rules import handle_outside
 from trt_actors.actors.router import Router, VirtualActor
 from trt_actors.catalog.model import Catalog
+from trt_actors.conversation import desk
 from trt_actors.conversation import engine as conversation
 from trt_actors.conversation.engine import (
     ButtonPressed,
@@ -31,6 +32,7 @@ from trt_actors.conversation.engine import (
     FileFailed,
     FileReady,
     InvoiceReply,
+    MediaReply,
     MediaSent,
     PaymentReceived,
     Reply,
@@ -38,7 +40,7 @@ from trt_actors.conversation.engine import (
     texts,
 )
 from trt_actors.conversation.job_messages import JobMessages
-from trt_actors.domain import ledger, outbox
+from trt_actors.domain import admin, ledger, outbox, referrals
 from trt_actors.domain.alerts import Alerts
 from trt_actors.errors import DatabaseUnavailable, StoreError
 from trt_actors.infra.retry import Backoff
@@ -78,6 +80,8 @@ class ChatDeps:
     """Failed handlings after which an update is parked as poison (never tried again)."""
     transfers: TransferPort | None = None
     """Brings files users send to KIE (the edge's transfer pool); None: files are refused."""
+    account: admin.AccountPolicy = field(default_factory=admin.AccountPolicy)
+    """Per-user limits, promo code tries, /terms and /paysupport texts (issue 14)."""
 
 
 def chat_router(deps: ChatDeps, *, max_active: int = 16) -> Router:
@@ -133,7 +137,9 @@ def media_event(kind: str, message: dict[str, Any]) -> MediaSent:
     return MediaSent(kind, file_id=text("file_id"), file_unique_id=text("file_unique_id"),
                      size=number("file_size"), mime_type=text("mime_type"),
                      file_name=text("file_name"), duration=number("duration"),
-                     media_group_id=str(group) if group else None)
+                     media_group_id=str(group) if group else None,
+                     caption=message.get("caption") if isinstance(message.get("caption"), str)
+                     else None)
 
 
 class ChatActor(VirtualActor):
@@ -246,11 +252,19 @@ class ChatActor(VirtualActor):
             return
         user_id = int(user["id"])
         language_code = user.get("language_code")
+        invited = False
         if ledger.ensure_user(tx, user_id, texts.lang_for(language_code)):
             self._welcome(tx, chat_id, user_id, language_code, update_id)
+            if isinstance(event, Command) and event.name == "start":  # t.me/<bot>?start=ref_…
+                invited = referrals.bind(tx, user_id, event.args) is not None
+        admin.seen(tx, user_id, user.get("username"))
         state_row = tx.one("session_load", chat_id=chat_id)
+        if self._desk(tx, chat_id, user_id, update_id, update, event, user,
+                      state_row["state"] if state_row else None):
+            return
         ctx = DbChatContext(tx, self.deps, user_id=user_id, chat_id=chat_id,
                             language=texts.lang_for(language_code), update_id=update_id)
+        ctx.growth.invited = invited
         state, answers = conversation.handle(
             self.deps.catalog, state_row["state"] if state_row else None, event, ctx,
             language_code=language_code)
@@ -260,6 +274,22 @@ class ChatActor(VirtualActor):
         pressed = event.message_id if isinstance(event, ButtonPressed) else None
         for i, answer in enumerate(answers):
             self._queue(tx, chat_id, answer, pressed, f"upd:{update_id}:{i}")
+
+    def _desk(self, tx: Tx, chat_id: int, user_id: int, update_id: int,
+              update: dict[str, Any], event: Event, user: dict[str, Any],
+              state: dict[str, Any] | None) -> bool:
+        """Admin and account commands (``conversation.desk``): True when answered there."""
+        chosen = (state or {}).get("lang")
+        d = desk.Desk(tx, self.deps.catalog, self.deps.account, self.deps.admin_ids,
+                      user_id=user_id, chat_id=chat_id, update_id=update_id,
+                      lang=texts.lang_for(chosen or user.get("language_code")),
+                      username=user.get("username"))
+        if not desk.handle(d, event, update):
+            return False
+        pressed = event.message_id if isinstance(event, ButtonPressed) else None
+        for i, answer in enumerate(d.replies):
+            self._queue(tx, chat_id, answer, pressed, f"upd:{update_id}:{i}")
+        return True
 
     def _welcome(self, tx: Tx, chat_id: int, user_id: int, language_code: str | None,
                  update_id: int) -> None:
@@ -273,16 +303,26 @@ class ChatActor(VirtualActor):
     def _pre_checkout(self, tx: Tx, chat_id: int, update_id: int, query: dict[str, Any]) -> None:
         payload = str(query.get("invoice_payload") or "")
         pack = conversation.pack_for_payload(payload)
+        payer = (query.get("from") or {}).get("id")
+        banned = isinstance(payer, int) and desk.is_banned_user(tx, payer, self.deps.admin_ids)
         ok = pack is not None and int(query.get("total_amount") or 0) == pack.stars \
-            and query.get("currency") == "XTR"
+            and query.get("currency") == "XTR" and not banned
         answer: dict[str, Any] = {"query_id": str(query.get("id")), "ok": ok}
         if not ok:
             lang = texts.lang_for((query.get("from") or {}).get("language_code"))
-            answer["error_message"] = texts.menu_expired(lang)
+            answer["error_message"] = texts.t(lang, "banned") if banned \
+                else texts.menu_expired(lang)
         outbox.add(tx, chat_id, "answer_precheckout", answer, dedup_key=f"upd:{update_id}:pcq")
 
-    def _queue(self, tx: Tx, chat_id: int, answer: Reply | InvoiceReply,
+    def _queue(self, tx: Tx, chat_id: int, answer: Reply | InvoiceReply | MediaReply,
                pressed: int | None, dedup_key: str) -> None:
+        if isinstance(answer, MediaReply):  # files Telegram has: sent again by file_id
+            outbox.add(tx, chat_id, "history", {
+                "files": [{"media": m, "file_id": f} for m, f in answer.files],
+                "caption": answer.caption,
+                "buttons": [[{"label": label, "data": data} for label, data in row]
+                            for row in answer.buttons]}, dedup_key=dedup_key)
+            return
         if isinstance(answer, InvoiceReply):
             outbox.add(tx, chat_id, "invoice", {
                 "title": answer.title, "description": answer.description,
