@@ -8,6 +8,8 @@ reverse one, so intake stops first and delivery last):
     ├── callbacks   Tornado callback gateway (KIE → callback inbox → job actors)
     ├── poller      KIE status polling (due jobs → recordInfo → job actors)
     ├── janitor     due submits, deadlines, unapplied callbacks, orphans
+    ├── broadcaster broadcast recipients into the outbox, paced, results first
+    ├── alerts      alerts pushed to the admin chats (KIE credits polled here)
     ├── intake      Telegram long polling (getUpdates → update inbox → chat actors)
     └── status      /status, /healthz, /readyz, /metrics
 
@@ -32,7 +34,12 @@ from gateways.telegram import Delivery, Intake
 from gateways.telegram.files import FileTransfers
 from supervision import ChildSpec, OneForOneSupervisor, Restart, exit_process
 from trt_actors import (
+    AccountPolicy,
+    AlertPolicy,
+    AlertPusher,
     Alerts,
+    Broadcaster,
+    BroadcastPolicy,
     Catalog,
     ChatDeps,
     Janitor,
@@ -50,6 +57,7 @@ from trt_actors import (
     Wake,
     chat_router,
     job_router,
+    supervisor_gave_up,
     validate_input,
 )
 
@@ -86,7 +94,7 @@ class Node:
         self.kie = KieClient(s.kie_api_url, s.kie_api_key.get_secret_value(),
                              create_limit=(s.kie_create_per_10s, 10.0),
                              status_limit=(int(s.kie_status_per_s), 1.0))
-        self.job_messages = JobMessages(catalog)
+        self.job_messages = JobMessages(catalog, referral_credits=s.referral_credits)
         self.live_catalog = LiveCatalog(catalog, s.credits_per_kie_credit)
         """The catalog as users see it now: the operator's prices and switches over it."""
         token = s.telegram_token.get_secret_value()
@@ -115,7 +123,10 @@ class Node:
             job_messages=self.job_messages,
             admin_ids=s.admin_ids, welcome_credits=s.welcome_credits,
             free_daily_limit=s.free_daily_limit, wake_delivery=self.wake_delivery,
-            alerts=self.alerts, transfers=self.transfers))
+            alerts=self.alerts, transfers=self.transfers, account=AccountPolicy(
+                max_jobs_in_flight=s.max_jobs_in_flight, confirms_per_min=s.confirm_rate_per_min,
+                promo_misses_per_hour=s.promo_misses_per_hour, terms_text=s.terms_text,
+                paysupport_text=s.paysupport_text)))
         cb_host, cb_port = _split(s.callback_listen)
         st_host, st_port = _split(s.status_listen)
         janitor_policy = janitor_policy or JanitorPolicy(retention=s.retention_days * 86400.0)
@@ -147,13 +158,36 @@ class Node:
                 self.store, self.jobs, _report_of, self.ticker, janitor_policy,
                 submit_budget=self.kie.create_budget, alerts=self.alerts,
                 chats=self.chats))),
+            ChildSpec("broadcaster", lambda: keep("broadcaster", Broadcaster.start(
+                self.store, self.ticker, self.wake_delivery, BroadcastPolicy(
+                    per_second=min(s.broadcast_per_s, 0.75 * s.telegram_per_s))))),
+            ChildSpec("alerts", lambda: keep("alerts", AlertPusher.start(
+                self.store, self.ticker, self.alerts, s.admin_ids, self.wake_delivery,
+                AlertPolicy(interval=min(10.0, s.kie_credits_poll_s),
+                            min_interval=s.alert_min_interval_s,
+                            kie_credits_below=s.kie_credits_alert_below,
+                            kie_credits_every=s.kie_credits_poll_s,
+                            failure_rate=s.alert_failure_rate, failure_window=s.alert_window_s,
+                            backlog_s=s.alert_backlog_s),
+                kie_credits=self.kie.credits))),
             ChildSpec("intake", lambda: keep("intake", Intake.start(
                 self.store, self.chats, token, s.telegram_api_url,
                 alerts=self.alerts, published=pub["intake"]))),
             ChildSpec("status", lambda: keep("status", Status.start(
                 self, st_host, st_port, status_routes)),
                       restart=Restart.PERMANENT),
-        ], intensity=10, period=60.0, on_give_up=on_give_up or exit_process)
+        ], intensity=10, period=60.0, on_give_up=self._gave_up(on_give_up or exit_process))
+
+    def _gave_up(self, then: Callable[[Any], None]) -> Callable[[Any], None]:
+        """The root gave up: tell the admins (queued now, sent after the restart), then
+        ``then`` (by default the process exits with 70)."""
+        def gave_up(error: Any) -> None:
+            try:
+                supervisor_gave_up(self.store, self.settings.admin_ids, str(error)[:300])
+            except Exception as exc:  # the database may be why it gave up
+                log.error("node: the supervisor alert was not queued: %s", exc)
+            then(error)
+        return gave_up
 
     def start(self) -> Node:
         self.store.open(wait=True, timeout=30)

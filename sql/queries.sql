@@ -696,3 +696,299 @@ RETURNING model_id, enabled, price, changed_by, changed_at
 SELECT model_id, count(*) AS jobs
 FROM jobs WHERE created_at > now() - make_interval(days => %(days)s)
 GROUP BY model_id ORDER BY count(*) DESC, model_id LIMIT %(limit)s
+-- ============================ issue 14: admin, promo codes, limits ==========================
+
+-- name: user_seen --
+-- The @username as last seen (written only when it changed: no write on most updates).
+UPDATE users SET username = %(username)s
+WHERE id = %(user_id)s AND username IS DISTINCT FROM %(username)s
+
+-- name: user_by_username --
+SELECT id FROM users WHERE lower(username) = lower(%(username)s) ORDER BY id LIMIT 1
+
+-- name: user_card --
+SELECT id, username, language, available, held, created_at, banned_at,
+       (SELECT coalesce(sum(amount), 0) FROM ledger l
+         WHERE l.user_id = u.id AND l.kind = 'topup') AS bought,
+       (SELECT count(*) FROM jobs j WHERE j.user_id = u.id) AS jobs
+FROM users u WHERE id = %(user_id)s
+
+-- name: user_lock --
+-- The user's row, locked until the transaction ends (a debit computed from the balance).
+SELECT available, held FROM users WHERE id = %(user_id)s FOR UPDATE
+
+-- name: user_banned --
+SELECT banned_at IS NOT NULL AS banned FROM users WHERE id = %(user_id)s
+
+-- name: user_ban --
+UPDATE users SET banned_at = now() WHERE id = %(user_id)s AND banned_at IS NULL RETURNING id
+
+-- name: user_unban --
+UPDATE users SET banned_at = NULL WHERE id = %(user_id)s AND banned_at IS NOT NULL RETURNING id
+
+-- name: ledger_recent --
+SELECT id, kind::text AS kind, amount, ref, job_id, note, created_at
+FROM ledger WHERE user_id = %(user_id)s ORDER BY id DESC LIMIT %(limit)s
+
+-- name: ledger_by_ref --
+SELECT id, user_id, kind::text AS kind, amount, ref, job_id, note, created_at
+FROM ledger WHERE ref = %(ref)s
+
+-- name: ledger_entry --
+SELECT id, user_id, kind::text AS kind, amount, ref, job_id, note, created_at
+FROM ledger WHERE id = %(id)s
+
+-- name: user_topups --
+-- The user's Stars top-ups, newest first, each with the credits a refund reversed (if any).
+SELECT t.id, t.amount, t.ref, t.created_at, r.amount AS reversed
+FROM ledger t
+LEFT JOIN ledger r ON r.ref = 'reversal:' || substr(t.ref, length('topup:') + 1)
+WHERE t.user_id = %(user_id)s AND t.kind = 'topup'
+ORDER BY t.id DESC LIMIT %(limit)s
+
+-- name: audit_add --
+INSERT INTO admin_audit (admin_id, action, target_user, job_id, detail)
+VALUES (%(admin_id)s, %(action)s, %(target_user)s, %(job_id)s, %(detail)s)
+
+-- name: audit_recent --
+SELECT id, at, admin_id, action, target_user, job_id, detail
+FROM admin_audit ORDER BY at DESC, id DESC LIMIT %(limit)s
+
+-- name: promo_create --
+INSERT INTO promo_codes (code, credits, max_uses, expires_at, created_by)
+VALUES (%(code)s, %(credits)s, %(max_uses)s,
+        CASE WHEN %(days)s::int IS NULL THEN NULL
+             ELSE now() + make_interval(days => %(days)s::int) END,
+        %(admin_id)s)
+ON CONFLICT (code) DO NOTHING
+RETURNING code, expires_at
+
+-- name: promo_get --
+SELECT code, credits, max_uses, uses, expires_at, expires_at <= now() AS expired
+FROM promo_codes WHERE code = %(code)s
+
+-- name: promo_mark --
+-- This user's one redemption of the code (a second one inserts nothing).
+INSERT INTO promo_redemptions (code, user_id) VALUES (%(code)s, %(user_id)s)
+ON CONFLICT (code, user_id) DO NOTHING
+RETURNING code
+
+-- name: promo_use --
+-- One more use, only while uses < max_uses and not expired: the row lock serialises
+-- concurrent redemptions and each re-checks the guard, so max_uses is never passed.
+UPDATE promo_codes SET uses = uses + 1
+WHERE code = %(code)s AND uses < max_uses AND (expires_at IS NULL OR expires_at > now())
+RETURNING credits, max_uses - uses AS remaining
+
+-- name: promo_miss --
+INSERT INTO promo_misses (user_id) VALUES (%(user_id)s)
+
+-- name: promo_misses_recent --
+SELECT count(*) AS n FROM promo_misses
+WHERE user_id = %(user_id)s AND at > now() - make_interval(secs => %(window_s)s)
+
+-- name: promo_misses_forget --
+-- A user's misses older than the window count for nothing: each /promo deletes them, so a
+-- user keeps at most `promo_misses_per_hour` rows.
+DELETE FROM promo_misses
+WHERE user_id = %(user_id)s AND at <= now() - make_interval(secs => %(window_s)s)
+
+-- name: user_job_load --
+-- For the per-user limits at confirm, reading a bounded number of rows however many jobs the
+-- user has: jobs in flight (partial index jobs_user_open), and how many of the newest
+-- `per_minute` jobs were confirmed in the last minute (enough to know if the limit is hit).
+SELECT (SELECT count(*) FROM jobs
+         WHERE user_id = %(user_id)s AND state NOT IN ('delivered', 'failed')) AS in_flight,
+       (SELECT count(*) FROM (SELECT created_at FROM jobs WHERE user_id = %(user_id)s
+                              ORDER BY id DESC LIMIT %(per_minute)s) AS newest
+         WHERE created_at > now() - interval '1 minute') AS last_minute
+
+-- name: admin_stats --
+-- Users, money and failure rate since a moment (today's and the week's /admin stats).
+SELECT (SELECT count(*) FROM users WHERE created_at >= %(since)s) AS new_users,
+       (SELECT count(DISTINCT user_id) FROM jobs WHERE created_at >= %(since)s) AS active_users,
+       (SELECT coalesce(sum(amount), 0) FROM ledger
+         WHERE kind = 'topup' AND created_at >= %(since)s) AS credits_sold,
+       (SELECT coalesce(sum(amount), 0) FROM ledger
+         WHERE kind = 'capture' AND created_at >= %(since)s) AS credits_spent,
+       (SELECT coalesce(sum(amount), 0) FROM ledger
+         WHERE kind = 'promo' AND created_at >= %(since)s) AS credits_promo
+
+-- name: admin_stats_jobs --
+SELECT model_id, state::text AS state, count(*) AS n
+FROM jobs WHERE created_at >= %(since)s
+GROUP BY model_id, state ORDER BY model_id, state
+
+-- ============ issue 14, growth: referrals, broadcasts, result file_ids, alerts ============
+
+-- name: referral_bind --
+-- A new user who came through an inviter's link: bound once (primary key), never to
+-- themselves (CHECK), only to an inviter who exists and whom they did not invite themselves.
+INSERT INTO referrals (invitee, inviter)
+SELECT %(invitee)s, u.id FROM users AS u
+WHERE u.id = %(inviter)s AND u.id <> %(invitee)s
+  AND NOT EXISTS (SELECT 1 FROM referrals AS r
+                  WHERE r.invitee = %(inviter)s AND r.inviter = %(invitee)s)
+ON CONFLICT (invitee) DO NOTHING
+RETURNING inviter
+
+-- name: referral_pay --
+-- The invitee's first paid job was delivered: the one guarded UPDATE that wins pays (two
+-- deliveries racing: the second waits for the first's commit, then finds paid_job_id set).
+UPDATE referrals SET paid_job_id = %(job_id)s, paid_at = now()
+WHERE invitee = %(user_id)s AND paid_job_id IS NULL
+RETURNING inviter
+
+-- name: referral_counts --
+SELECT count(*) AS invited, count(paid_job_id) AS paid
+FROM referrals WHERE inviter = %(user_id)s
+
+-- name: audience_stop --
+INSERT INTO audience (user_id, stopped_at) VALUES (%(user_id)s, now())
+ON CONFLICT (user_id) DO UPDATE SET stopped_at = now()
+
+-- name: audience_start --
+-- /start: back in the audience (opted in again; a user who writes has unblocked the bot).
+UPDATE audience SET stopped_at = NULL, blocked_at = NULL
+WHERE user_id = %(user_id)s AND (stopped_at IS NOT NULL OR blocked_at IS NOT NULL)
+
+-- name: audience_blocked --
+-- Telegram answered 403 (blocked, deactivated) for this private chat.
+INSERT INTO audience (user_id, blocked_at) VALUES (%(user_id)s, now())
+ON CONFLICT (user_id) DO UPDATE SET blocked_at = now()
+
+-- name: broadcast_create --
+INSERT INTO broadcasts (admin_id, chat_id, payload, dedup_key)
+VALUES (%(admin_id)s, %(chat_id)s, %(payload)s, %(dedup_key)s)
+ON CONFLICT (dedup_key) DO NOTHING
+RETURNING id
+
+-- name: broadcast_fill --
+-- The recipients, chosen at the confirm: every user not opted out, not blocked, not banned.
+WITH chosen AS (
+    INSERT INTO broadcast_recipients (broadcast_id, user_id)
+    SELECT %(id)s, u.id FROM users AS u
+    LEFT JOIN audience AS a ON a.user_id = u.id
+    WHERE a.stopped_at IS NULL AND a.blocked_at IS NULL AND u.banned_at IS NULL
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+UPDATE broadcasts SET total = (SELECT count(*) FROM chosen)
+WHERE id = %(id)s
+RETURNING total
+
+-- name: broadcast_progress_message --
+UPDATE broadcasts SET progress_outbox_id = %(outbox_id)s, shown = %(text)s, shown_at = now()
+WHERE id = %(id)s
+
+-- name: broadcast_running --
+SELECT id, chat_id, admin_id, payload, total, progress_outbox_id, shown,
+       EXTRACT(EPOCH FROM now() - COALESCE(shown_at, created_at))::float8 AS shown_age_s
+FROM broadcasts WHERE finished_at IS NULL ORDER BY id
+
+-- name: broadcast_room --
+-- What the outbox holds now (partial index outbox_open): broadcast rows open, and other
+-- messages due and not yet claimed. A broadcast row is queued only when no other message
+-- waits, and only a few at a time, so a result never queues behind a broadcast.
+SELECT (SELECT count(*) FROM (SELECT 1 FROM outbox
+                              WHERE status IN ('pending', 'sending') AND kind = 'broadcast'
+                              LIMIT 1000) AS b) AS mine,
+       EXISTS (SELECT 1 FROM outbox
+               WHERE status IN ('pending', 'sending') AND status = 'pending'
+                 AND kind <> 'broadcast' AND not_before <= now())::int AS others
+
+-- name: broadcast_queue --
+-- The next recipients into the outbox, each with its dedup key, and the recipient marked
+-- queued in the same statement: a kill -9 before the commit queued nothing, after it all.
+WITH picked AS (
+    SELECT r.user_id FROM broadcast_recipients AS r
+    WHERE r.broadcast_id = %(id)s AND r.outbox_id IS NULL
+    ORDER BY r.user_id LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), queued AS (
+    INSERT INTO outbox (chat_id, kind, payload, dedup_key)
+    SELECT p.user_id, 'broadcast', b.payload, 'bc:' || b.id || ':' || p.user_id
+    FROM picked AS p CROSS JOIN broadcasts AS b WHERE b.id = %(id)s
+    ON CONFLICT (dedup_key) DO UPDATE SET dedup_key = EXCLUDED.dedup_key
+    RETURNING id, chat_id
+)
+UPDATE broadcast_recipients AS r SET outbox_id = q.id
+FROM queued AS q
+WHERE r.broadcast_id = %(id)s AND r.user_id = q.chat_id
+RETURNING r.user_id
+
+-- name: broadcast_progress --
+SELECT count(*) FILTER (WHERE o.status = 'sent') AS sent,
+       count(*) FILTER (WHERE o.status = 'failed') AS blocked,
+       count(*) FILTER (WHERE r.outbox_id IS NULL
+                        OR o.status IN ('pending', 'sending')) AS left_
+FROM broadcast_recipients AS r LEFT JOIN outbox AS o ON o.id = r.outbox_id
+WHERE r.broadcast_id = %(id)s
+
+-- name: broadcast_shown --
+UPDATE broadcasts SET shown = %(text)s, shown_at = now(),
+                      finished_at = CASE WHEN %(done)s THEN now() END
+WHERE id = %(id)s AND finished_at IS NULL
+
+-- name: purge_broadcast_recipients --
+-- Retention: the recipients of broadcasts finished before the cutoff (the broadcast row, with
+-- its total and last progress text, is kept).
+DELETE FROM broadcast_recipients
+WHERE ctid = ANY(ARRAY(
+    SELECT r.ctid FROM broadcast_recipients AS r JOIN broadcasts AS b ON b.id = r.broadcast_id
+    WHERE b.finished_at < now() - make_interval(secs => %(older_than)s)
+    LIMIT %(limit)s FOR UPDATE OF r SKIP LOCKED))
+
+-- name: result_files_store --
+INSERT INTO result_files (job_id, part, media, file_id)
+SELECT %(job_id)s, f.part, f.media, f.file_id
+FROM jsonb_to_recordset(%(files)s) AS f(part int, media text, file_id text)
+ON CONFLICT DO NOTHING
+
+-- name: result_files_of_user --
+-- The user's newest delivered results with their stored file_ids, for /history.
+SELECT j.id, j.model_id, j.created_at,
+       jsonb_agg(jsonb_build_object('media', f.media, 'file_id', f.file_id)
+                 ORDER BY f.part) AS files
+FROM jobs AS j JOIN result_files AS f ON f.job_id = j.id
+WHERE j.user_id = %(user_id)s AND j.state = 'delivered'
+GROUP BY j.id
+ORDER BY j.id DESC
+LIMIT %(limit)s
+
+-- name: alert_rows --
+SELECT key, active, notified, message FROM alert_pushes
+
+-- name: alert_observe --
+-- The condition as seen now; `changed_at` moves only when it changes.
+INSERT INTO alert_pushes (key, active, message) VALUES (%(key)s, %(active)s, %(message)s)
+ON CONFLICT (key) DO UPDATE SET
+    active = EXCLUDED.active,
+    message = CASE WHEN EXCLUDED.active THEN EXCLUDED.message ELSE alert_pushes.message END,
+    changed_at = CASE WHEN alert_pushes.active <> EXCLUDED.active THEN now()
+                      ELSE alert_pushes.changed_at END
+
+-- name: alert_notify --
+-- Tell the admins what changed, at most once per `min_interval` seconds per key; the guard
+-- makes it once per change even if two pushers raced.
+UPDATE alert_pushes
+SET notified = active, pushed_at = now(), pushes = pushes + 1
+WHERE key = %(key)s AND notified <> active
+  AND (pushed_at IS NULL OR pushed_at <= now() - make_interval(secs => %(min_interval)s))
+RETURNING key, active, message, pushes
+
+-- name: alert_model_failures --
+-- Per model over the window: jobs that ended, and those that failed for KIE's or our
+-- reasons (a user's cancel, or a user who blocked the bot, is not the model's failure).
+SELECT model_id, count(*) AS ended,
+       count(*) FILTER (WHERE state = 'failed'
+                        AND COALESCE(failure, '') NOT IN ('cancelled', 'undeliverable'))
+           AS failed
+FROM jobs
+WHERE finished_at > now() - make_interval(secs => %(window_s)s)
+  AND state IN ('delivered', 'failed')
+GROUP BY model_id
+
+-- name: alert_poison_recent --
+SELECT count(*) AS count FROM telegram_updates
+WHERE poison_at IS NOT NULL AND poison_at > now() - make_interval(secs => %(window_s)s)

@@ -24,6 +24,7 @@ __all__ = [
     "StoreError",
     "TelegramError",
     "TrtError",
+    "UserLimitReached",
 ]
 
 
@@ -78,6 +79,16 @@ class FreeLimitReached(StoreError):
     def __init__(self, user_id: int, limit: int) -> None:
         self.user_id, self.limit = user_id, limit
         super().__init__(f"user {user_id}: free daily limit {limit} reached")
+
+
+class UserLimitReached(StoreError):
+    """The user has too many jobs in flight, or confirmed too many in the last minute."""
+
+    def __init__(self, user_id: int, limit: int, what: str) -> None:
+        self.user_id, self.limit, self.what = user_id, limit, what
+        """``what``: ``in_flight`` (``TRT_MAX_JOBS_IN_FLIGHT``) or ``per_minute``
+        (``TRT_CONFIRM_RATE_PER_MIN``)."""
+        super().__init__(f"user {user_id}: limit of {limit} jobs {what} reached")
 
 
 class NotFound(StoreError):

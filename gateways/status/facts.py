@@ -37,6 +37,9 @@ FAILURES_SHOWN = 20
 POISON_SHOWN = 5
 """How many of the newest poison updates /status names."""
 
+AUDIT_SHOWN = 20
+"""Admin actions shown (``admin_audit``), the newest first."""
+
 ORPHAN_KINDS = ("parked", "claimed", "expired")
 IN_FLIGHT = tuple(s.value for s in JobState if not s.terminal)
 
@@ -99,6 +102,7 @@ def collect(node: Node) -> dict[str, Any]:
         "supervision": tree,
         "actors": {"jobs": node.jobs.snapshot(), "chats": node.chats.snapshot()},
         "jobs": None, "orphans": None, "depths": None, "tables": None, "poison_updates": None,
+        "admin_audit": None,
         "intake": {**(intake or {}), "last_update_id": None, "last_update_age_s": None,
                      "lag_s": None, "lag_updates": None},
         "delivery": {**(delivery or {}), "outbox": None},
@@ -135,6 +139,7 @@ def _read_database(node: Node, out: dict[str, Any]) -> list[dict[str, Any]]:
         tables = tx.all("status_tables")
         poison = tx.one("status_poison_updates", limit=POISON_SHOWN) or {}
         settings = model_settings.read(tx)
+        audit = tx.all("audit_recent", limit=AUDIT_SHOWN)
     out["prices"] = _prices(node, settings)
     by_state = {s.value: 0 for s in JobState}
     by_model: dict[str, dict[str, int]] = {}
@@ -174,6 +179,10 @@ def _read_database(node: Node, out: dict[str, Any]) -> list[dict[str, Any]]:
                                  "sending": outbox.get("sending", 0),
                                  "oldest_open_s": _round(outbox.get("oldest_open_s"))}
     out["callback_abuse"] = _callback_abuse(node, abuse, out["callbacks"])
+    # What admins did in Telegram (/adjust, /ban, /refund, /newpromo ...), the newest first.
+    out["admin_audit"] = [{"at": r["at"].isoformat(), "admin_id": r["admin_id"],
+                           "action": r["action"], "target_user": r["target_user"],
+                           "job_id": r["job_id"], "detail": r["detail"]} for r in audit]
     return failed
 
 

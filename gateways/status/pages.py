@@ -279,6 +279,15 @@ def _alerts(f: Mapping[str, Any]) -> str:
         for a in f.get("alerts") or []), "no alerts")
 
 
+def _audit(f: Mapping[str, Any]) -> str:
+    if f.get("admin_audit") is None:
+        return '<p class="muted">database down: admin actions unavailable</p>'
+    return _table(("time", "admin", "action", "user", "job", "detail"), (
+        f"<tr>{_cell(_when(a.get('at')))}{_cell(a.get('admin_id'))}{_cell(a.get('action'))}"
+        f"{_cell(a.get('target_user'))}{_cell(a.get('job_id'))}{_cell(a.get('detail'))}</tr>"
+        for a in f.get("admin_audit") or []), "no admin actions")
+
+
 def _failures(f: Mapping[str, Any]) -> str:
     return _table(("time", "source", "job", "reason"), (
         f"<tr>{_cell(_when(x.get('time')))}{_cell(x.get('source'))}"
@@ -300,6 +309,7 @@ def render(facts: Mapping[str, Any]) -> str:
         _section("Jobs by model", _models(facts), wide=True),
         _section("Prices", _prices(facts), wide=True),
         _section("Last failures", _failures(facts), wide=True),
+        _section("Admin actions", _audit(facts), wide=True),
         _section("Database pool", _pool(facts)),
         _section("Tables", _tables(facts)),
         *([] if facts.get("alerts") else [alerts]),

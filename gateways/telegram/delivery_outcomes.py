@@ -21,7 +21,18 @@ from __future__ import annotations
 from typing import Any
 
 from gateways.telegram.send import RESULT_KINDS, Item
-from trt_actors import Cause, Failure, JobMessages, JobState, Store, jobs, jsonb, language_of
+from trt_actors import (
+    Cause,
+    Failure,
+    JobMessages,
+    JobState,
+    Store,
+    broadcast,
+    history,
+    jobs,
+    jsonb,
+    language_of,
+)
 
 
 class Outcomes:
@@ -94,6 +105,7 @@ class Outcomes:
             if item.maybe_sent:
                 detail += f", {len(item.maybe_sent)} part(s) maybe sent (timed out)"
             job = jobs.move(tx, item.job_id, JobState.DELIVERED, Cause.DELIVERY, detail=detail)
+            history.store_files(tx, item.job_id, item.files)  # /history sends them again
             if job is not None:
                 self.job_messages.delivered(tx, job)
                 if item.maybe_sent:
@@ -124,6 +136,7 @@ class Outcomes:
                 self._sent_in(tx, item, item.sent_ids())
             rows = tx.all("delivery_fail_chat", chat_id=item.chat_id, error=error,
                           epoch=self.epoch)
+            broadcast.blocked(tx, item.chat_id)  # no broadcast reaches it any more
             self._end_jobs(tx, rows, error)
         return [row["id"] for row in rows]
 

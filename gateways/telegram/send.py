@@ -41,6 +41,7 @@ from telegram.error import (
 
 from gateways.telegram.download import DownloadFailed, download, file_name
 from gateways.telegram.pacer import SendGate
+from gateways.telegram.send_stored import STORED_KINDS, file_of, send_stored
 from gateways.telegram.text_result import send_text_result
 from trt_actors import retry_after_seconds, texts
 
@@ -83,6 +84,7 @@ class Item:
     """The result's buttons went under its last part (else they follow in a short text)."""
     spent: int = 0
     """Attempts used before ``as_links`` (the links message gets a retry budget of its own)."""
+    files: list[dict[str, Any]] = field(default_factory=list)  # parts' file_ids (send_stored)
 
     @property
     def counted(self) -> bool:
@@ -97,7 +99,7 @@ class Item:
         return [mid for index in sorted(self.progress) for mid in self.progress[index]]
 
 
-ANSWER_KINDS = frozenset({"answer_callback", "answer_precheckout"})
+ANSWER_KINDS = frozenset({"answer_callback", "answer_precheckout", "refund_stars"})
 RESULT_KINDS = frozenset({"result", "resend"})
 """A job's media: ``result`` settles the job; ``resend`` is a copy the user asked for."""
 
@@ -260,6 +262,13 @@ class TelegramSender:
             (p.get("error_message") or "This offer has expired."))
         return []
 
+    async def refund_stars(self, item: Item) -> list[int]:
+        """``refundStarPayment`` of a top-up an admin refunded (its credits were reversed in
+        the same transaction that queued this row; see ``domain.admin``)."""
+        p = item.payload
+        await self.bot.refund_star_payment(int(p["user_id"]), str(p["charge_id"]))
+        return []
+
     # --- results -------------------------------------------------------------------------------
 
     async def result(self, item: Item) -> list[int]:
@@ -330,6 +339,8 @@ class TelegramSender:
             async with self.gate.slot(item.chat_id, len(group), item.id, item.priority):
                 messages = await self.bot.send_media_group(
                     item.chat_id, group, read_timeout=self.media_read_timeout)
+            item.files += [f for i, m in enumerate(messages)
+                           if (f := file_of(m, len(item.files) + i))]
             return [m.message_id for m in messages]
         except BadRequest as exc:
             if classify(exc) is not Verdict.REJECTED:
@@ -372,6 +383,7 @@ class TelegramSender:
         async with self.gate.slot(item.chat_id, 1, item.id, item.priority):
             message = await send(item.chat_id, what, caption=caption, reply_markup=markup,
                                  read_timeout=self.media_read_timeout)
+        item.files += [f] if (f := file_of(message, len(item.files))) else []
         return int(message.message_id)
 
     async def send(self, item: Item, status_target: int | None = None) -> list[int]:
@@ -389,6 +401,10 @@ class TelegramSender:
                 return await self.answer_callback(item)
             case "answer_precheckout":
                 return await self.answer_precheckout(item)
+            case "refund_stars":
+                return await self.refund_stars(item)
+            case kind if kind in STORED_KINDS:  # broadcast, history: by file_id
+                return await send_stored(self, item)
         raise UnknownKind(item.kind)
 
 

@@ -9,7 +9,8 @@ invariant in words (the test asserts there is none). Invariants:
    sends in flight at a kill, counted in ``repeats`` — and no failed job's result did;
 3. the ledger balances: one hold per job, captures = prices of delivered jobs, releases =
    holds of failed ones, no reference twice, no balance negative, nothing held at the end,
-   the users table equals the ledger replayed, and ``/balance`` shows the stored number;
+   the users table equals the ledger replayed, ``/balance`` shows the stored number, and
+   no Stars refund took back more than its top-up brought (issue 14's kinds replay too);
 4. no callback lost: every callback KIE got a 2xx for is in the inbox, and no orphan that its
    job could claim is left parked;
 5. no job moved by a forged callback: forged ones were refused, no forged URL in any job or
@@ -166,8 +167,19 @@ def _ledger(out: Outcome, jobs: list[dict[str, Any]], r: Report) -> None:
         r.violations.append("releases differ from the holds of failed jobs")
     replay: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     deltas = {"grant": (1, 0), "topup": (1, 0), "hold": (-1, 1), "capture": (0, -1),
-              "release": (1, -1)}
+              "release": (1, -1), "promo": (1, 0), "refund": (1, 0), "debit": (-1, 0),
+              "reversal": (-1, 0), "referral": (1, 0)}
+    paid_users = {j["user_id"] for j in jobs if j["state"] == "delivered" and j["price"] > 0}
+    bought = {e["ref"].removeprefix("topup:"): e["amount"] for e in entries
+              if e["kind"] == "topup"}
+    for e in entries:  # a Stars refund takes back at most what its top-up brought
+        if e["kind"] == "reversal" and e["amount"] > bought.get(
+                e["ref"].removeprefix("reversal:"), 0):
+            r.violations.append(f"{e['ref']} took back more than its top-up")
     for e in entries:
+        if e["kind"] == "referral" and int(e["ref"].rpartition(":")[2]) not in paid_users:
+            r.violations.append(f"referral bonus {e['ref']} for an invitee with no paid "
+                                "job delivered")
         d_available, d_held = deltas[e["kind"]]
         replay[e["user_id"]][0] += d_available * e["amount"]
         replay[e["user_id"]][1] += d_held * e["amount"]

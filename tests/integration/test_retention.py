@@ -1,8 +1,9 @@
 """Retention (``TRT_RETENTION_DAYS``): the janitor deletes what is done with and older than the
 retention — handled Telegram updates (poison ones too), sent or given-up outbox rows, settled
-callbacks (applied, rejected, malformed, expired orphans), events of jobs that ended — in
-bounded batches, and nothing else: unhandled updates, open outbox rows, pending, parked and
-claimed callbacks, events of jobs in flight, jobs and the ledger stay, whatever their age.
+callbacks (applied, rejected, malformed, expired orphans), events of jobs that ended, the
+recipients of broadcasts that finished — in bounded batches, and nothing else: unhandled
+updates, open outbox rows, pending, parked and claimed callbacks, events of jobs in flight,
+jobs and the ledger stay, whatever their age.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ YOUNG = "now() - interval '29 days'"
 ANCIENT = "now() - interval '400 days'"
 USER = 801
 TABLES = {"telegram_updates": "update_id", "outbox": "id", "callback_inbox": "id",
-          "job_events": "id"}
+          "job_events": "id", "broadcast_recipients": "user_id"}
 
 
 @dataclass
@@ -68,6 +69,17 @@ def _callback(tx: Tx, key: str, status: str, received: str, handled: str | None)
         tx, "INSERT INTO callback_inbox (dedup_key, body, status, received_at, handled_at) "
             f"VALUES (%(k)s, '\\x7b7d', %(s)s, {received}, {handled or 'NULL'}) RETURNING id",
         k=key, s=status)
+
+
+def _broadcast(tx: Tx, key: str, finished: str | None, recipients: tuple[int, ...]) -> set[int]:
+    """A broadcast finished at ``finished`` (None: still going) and its recipients."""
+    b = _insert(tx, "INSERT INTO broadcasts (admin_id, chat_id, payload, dedup_key, "
+                    f"finished_at) VALUES (1, 1, '{{}}', %(k)s, {finished or 'NULL'}) "
+                    "RETURNING id", k=key)
+    for user in recipients:
+        tx.raw("INSERT INTO broadcast_recipients (broadcast_id, user_id) VALUES (%(b)s, %(u)s)",
+               {"b": b, "u": user})
+    return set(recipients)
 
 
 def _job(store: Store, key: str, path: tuple[JobState, ...]) -> int:
@@ -130,6 +142,9 @@ def seed(store: Store) -> Seeded:
             _callback(tx, "pending", "pending", ANCIENT, None),
             _callback(tx, "parked", "parked", ANCIENT, None),
             _callback(tx, "claimed", "claimed", ANCIENT, None)}
+        s.purge["broadcast_recipients"] |= _broadcast(tx, "old", OLD, (11, 12))
+        s.keep["broadcast_recipients"] |= (_broadcast(tx, "young", YOUNG, (13,))
+                                           | _broadcast(tx, "going", None, (14,)))
         s.jobs = _count(tx, "jobs")
         s.ledger = _count(tx, "ledger")
     assert s.jobs == 3 and s.ledger == 6 and len(s.purge["job_events"]) == 6
@@ -189,7 +204,7 @@ def test_purge_deletes_exactly_the_rows_done_with_for_longer_than_the_retention(
     assert len(rounds) == 3  # 6 events of the delivered job, 2 per batch
     totals = {name: sum(r[name] for r in rounds) for name in PURGES}
     assert totals == {"purge_updates": 3, "purge_outbox": 3, "purge_callbacks": 4,
-                      "purge_job_events": 6}
+                      "purge_job_events": 6, "purge_broadcast_recipients": 2}
     assert_purged_exactly(store, s)
     assert j.purge() == dict.fromkeys(PURGES, 0)  # a second pass finds nothing
 

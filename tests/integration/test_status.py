@@ -33,7 +33,8 @@ from trt_actors.messages import GetUrl, IntakeLoopFailed
 
 TOKEN = "424242:status-test-telegram-token"
 KIE_KEY = "status-test-kie-key-123456"
-PERMANENT = {"delivery", "callbacks", "poller", "janitor", "intake", "status"}
+PERMANENT = {"delivery", "callbacks", "poller", "janitor", "broadcaster", "alerts", "intake",
+             "status"}
 
 Emulators = tuple[KieEmulator, TelegramEmulator]
 

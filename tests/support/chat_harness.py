@@ -24,6 +24,7 @@ from trt_actors.catalog.live import LiveCatalog
 from trt_actors.catalog.model import load_catalog
 from trt_actors.catalog.validation import validate_input
 from trt_actors.conversation.job_messages import JobMessages
+from trt_actors.domain.admin import AccountPolicy
 from trt_actors.domain.alerts import Alerts
 from trt_actors.infra.retry import Backoff
 from trt_actors.infra.store import Row, Store
@@ -64,6 +65,7 @@ class ChatOptions:
     update_attempts: int = 5
     retry: Backoff = field(default_factory=lambda: Backoff(0.05, 0.2, jitter=(1.0, 1.0)))
     janitor: JanitorPolicy | None = None
+    account: AccountPolicy = field(default_factory=AccountPolicy)
 
 
 class ChatHarness:
@@ -85,7 +87,8 @@ class ChatHarness:
             job_messages=self.messages,
             admin_ids=frozenset({ADMIN}), welcome_credits=o.welcome_credits,
             free_daily_limit=o.free_daily_limit, wake_delivery=lambda: None,
-            alerts=self.alerts, update_retry=o.retry, update_attempts=o.update_attempts))
+            alerts=self.alerts, update_retry=o.retry, update_attempts=o.update_attempts,
+            account=o.account))
         self.ticker = Ticker()
         self.janitor = None
         if o.janitor is not None:

@@ -20,6 +20,7 @@ from trt_actors.conversation.engine import (
     Command,
     ConfirmResult,
     Event,
+    InvoiceReply,
     JobResult,
     JobSummary,
     MediaSent,
@@ -28,6 +29,7 @@ from trt_actors.conversation.engine import (
     Text,
     handle,
 )
+from trt_actors.conversation.types import TopupSummary
 from trt_actors.errors import FreeLimitReached, InsufficientCredits, NotFound
 
 CATALOG: Catalog = load_catalog()
@@ -53,6 +55,7 @@ class FakeContext:
     model_settings: dict[str, tuple[bool, int | None]] = field(default_factory=dict)
     """What admins set: model id -> (enabled, price override)."""
     life: str = "run-1"
+    topups: list[TopupSummary] = field(default_factory=list)
 
     def balance(self) -> int:
         return self.credits
@@ -112,7 +115,11 @@ class FakeContext:
             return False
         self.charges.add(charge_id)
         self.credits += credits
+        self.topups.insert(0, TopupSummary(credits, datetime(2025, 1, 2, 12, 0, tzinfo=UTC)))
         return True
+
+    def recent_topups(self, limit: int) -> list[TopupSummary]:
+        return self.topups[:limit]
 
     def stats(self) -> dict[str, Any]:
         return {"users": 3, "jobs": {"delivered": 5, "failed": 1}}
@@ -209,7 +216,8 @@ class Chat:
 
     def text(self) -> str:
         """All reply texts of the last event, joined."""
-        return "\n".join(r.text if isinstance(r, Reply) else r.title for r in self.last)
+        return "\n".join(r.text if isinstance(r, Reply) else
+                         r.title if isinstance(r, InvoiceReply) else r.caption for r in self.last)
 
     def screen(self) -> tuple[str, list[list[str]]]:
         """The last reply with buttons: its text and button labels (menu ids left out)."""

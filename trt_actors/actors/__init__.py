@@ -4,6 +4,8 @@ Job and chat actors are *virtual*: a :class:`Router` starts one when a message f
 arrives and it passivates when idle; their state lives in PostgreSQL.
 """
 
+from trt_actors.actors.alert_pusher import AlertPolicy, AlertPusher, supervisor_gave_up
+from trt_actors.actors.broadcaster import Broadcaster, BroadcastPolicy
 from trt_actors.actors.chat import ChatActor, ChatDeps, chat_router
 from trt_actors.actors.chat_rules import BOT_USERNAME_KEY
 from trt_actors.actors.janitor import Janitor, JanitorPolicy
@@ -13,6 +15,10 @@ from trt_actors.actors.ticker import Ticker
 
 __all__ = [
     "BOT_USERNAME_KEY",
+    "AlertPolicy",
+    "AlertPusher",
+    "BroadcastPolicy",
+    "Broadcaster",
     "ChatActor",
     "ChatDeps",
     "Janitor",
@@ -25,4 +31,5 @@ __all__ = [
     "VirtualActor",
     "chat_router",
     "job_router",
+    "supervisor_gave_up",
 ]

@@ -25,6 +25,7 @@ from trt_actors.actors.chat_context import DbChatContext, effective_catalog
 from trt_actors.actors.chat_rules import handle_outside
 from trt_actors.actors.router import Router, VirtualActor
 from trt_actors.catalog.live import LiveCatalog
+from trt_actors.conversation import desk
 from trt_actors.conversation import engine as conversation
 from trt_actors.conversation.engine import (
     ButtonPressed,
@@ -33,6 +34,7 @@ from trt_actors.conversation.engine import (
     FileFailed,
     FileReady,
     InvoiceReply,
+    MediaReply,
     MediaSent,
     PaymentReceived,
     Reply,
@@ -40,7 +42,7 @@ from trt_actors.conversation.engine import (
     texts,
 )
 from trt_actors.conversation.job_messages import JobMessages
-from trt_actors.domain import ledger, outbox
+from trt_actors.domain import admin, ledger, outbox, referrals
 from trt_actors.domain.alerts import Alerts
 from trt_actors.errors import DatabaseUnavailable, StoreError
 from trt_actors.infra.retry import Backoff
@@ -85,6 +87,8 @@ class ChatDeps:
     life: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     """This run of the node: a file transfer started by another run (before a restart)
     will never answer, and must not hold the wizard."""
+    account: admin.AccountPolicy = field(default_factory=admin.AccountPolicy)
+    """Per-user limits, promo code tries, /terms and /paysupport texts (issue 14)."""
 
 
 def chat_router(deps: ChatDeps, *, max_active: int = 16) -> Router:
@@ -140,7 +144,9 @@ def media_event(kind: str, message: dict[str, Any]) -> MediaSent:
     return MediaSent(kind, file_id=text("file_id"), file_unique_id=text("file_unique_id"),
                      size=number("file_size"), mime_type=text("mime_type"),
                      file_name=text("file_name"), duration=number("duration"),
-                     media_group_id=str(group) if group else None)
+                     media_group_id=str(group) if group else None,
+                     caption=message.get("caption") if isinstance(message.get("caption"), str)
+                     else None)
 
 
 class ChatActor(VirtualActor):
@@ -254,11 +260,19 @@ class ChatActor(VirtualActor):
         user_id = int(user["id"])
         language_code = user.get("language_code")
         welcome = None
+        invited = False
         if ledger.ensure_user(tx, user_id, texts.lang_for(language_code)):
             welcome = self._welcome(tx, user_id, language_code)
+            if isinstance(event, Command) and event.name == "start":  # t.me/<bot>?start=ref_…
+                invited = referrals.bind(tx, user_id, event.args) is not None
+        admin.seen(tx, user_id, user.get("username"))
         state_row = tx.one("session_load", chat_id=chat_id)
+        if self._desk(tx, chat_id, user_id, update_id, update, event, user,
+                      state_row["state"] if state_row else None, welcome):
+            return
         ctx = DbChatContext(tx, self.deps, user_id=user_id, chat_id=chat_id,
                             language=texts.lang_for(language_code), update_id=update_id)
+        ctx.growth.invited = invited
         state, answers = conversation.handle(
             effective_catalog(tx, self.deps), state_row["state"] if state_row else None, event,
             ctx, language_code=language_code)
@@ -278,6 +292,27 @@ class ChatActor(VirtualActor):
         for i, answer in enumerate(answers):
             self._queue(tx, chat_id, answer, pressed, f"upd:{update_id}:{i}")
 
+    def _desk(self, tx: Tx, chat_id: int, user_id: int, update_id: int,
+              update: dict[str, Any], event: Event, user: dict[str, Any],
+              state: dict[str, Any] | None, welcome: str | None) -> bool:
+        """Admin and account commands (``conversation.desk``): True when answered there (a
+        new user's welcome line first, on its own)."""
+        chosen = (state or {}).get("lang")
+        d = desk.Desk(tx, effective_catalog(tx, self.deps), self.deps.account,
+                      self.deps.admin_ids,
+                      user_id=user_id, chat_id=chat_id, update_id=update_id,
+                      lang=texts.lang_for(chosen or user.get("language_code")),
+                      username=user.get("username"))
+        if not desk.handle(d, event, update):
+            return False
+        if welcome is not None:
+            outbox.add(tx, chat_id, "text", {"text": welcome},
+                       dedup_key=f"upd:{update_id}:welcome")
+        pressed = event.message_id if isinstance(event, ButtonPressed) else None
+        for i, answer in enumerate(d.replies):
+            self._queue(tx, chat_id, answer, pressed, f"upd:{update_id}:{i}")
+        return True
+
     def _welcome(self, tx: Tx, user_id: int, language_code: str | None) -> str | None:
         """Grant a new user's welcome credits; the line telling them (None: no grant)."""
         amount = self.deps.welcome_credits
@@ -289,16 +324,26 @@ class ChatActor(VirtualActor):
     def _pre_checkout(self, tx: Tx, chat_id: int, update_id: int, query: dict[str, Any]) -> None:
         payload = str(query.get("invoice_payload") or "")
         pack = conversation.pack_for_payload(payload)
+        payer = (query.get("from") or {}).get("id")
+        banned = isinstance(payer, int) and desk.is_banned_user(tx, payer, self.deps.admin_ids)
         ok = pack is not None and int(query.get("total_amount") or 0) == pack.stars \
-            and query.get("currency") == "XTR"
+            and query.get("currency") == "XTR" and not banned
         answer: dict[str, Any] = {"query_id": str(query.get("id")), "ok": ok}
         if not ok:
             lang = texts.lang_for((query.get("from") or {}).get("language_code"))
-            answer["error_message"] = texts.menu_expired(lang)
+            answer["error_message"] = texts.t(lang, "banned") if banned \
+                else texts.menu_expired(lang)
         outbox.add(tx, chat_id, "answer_precheckout", answer, dedup_key=f"upd:{update_id}:pcq")
 
-    def _queue(self, tx: Tx, chat_id: int, answer: Reply | InvoiceReply,
+    def _queue(self, tx: Tx, chat_id: int, answer: Reply | InvoiceReply | MediaReply,
                pressed: int | None, dedup_key: str) -> None:
+        if isinstance(answer, MediaReply):  # files Telegram has: sent again by file_id
+            outbox.add(tx, chat_id, "history", {
+                "files": [{"media": m, "file_id": f} for m, f in answer.files],
+                "caption": answer.caption,
+                "buttons": [[{"label": label, "data": data} for label, data in row]
+                            for row in answer.buttons]}, dedup_key=dedup_key)
+            return
         if isinstance(answer, InvoiceReply):
             outbox.add(tx, chat_id, "invoice", {
                 "title": answer.title, "description": answer.description,

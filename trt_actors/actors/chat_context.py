@@ -7,9 +7,11 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from trt_actors.actors.chat_growth import DbGrowth
 from trt_actors.catalog.model import Catalog
 from trt_actors.conversation.engine import ConfirmResult, JobResult, JobSummary
-from trt_actors.domain import jobs, ledger, model_settings
+from trt_actors.conversation.types import TopupSummary
+from trt_actors.domain import admin, jobs, ledger, model_settings
 from trt_actors.domain.states import Cause, Failure, JobState
 from trt_actors.errors import CancelTooLate
 from trt_actors.infra.store import Tx
@@ -39,6 +41,8 @@ class DbChatContext:
         """Jobs created by this update; routed to their actors after the commit."""
         self.transfers: list[TransferFile] = []
         """Files to bring to KIE; handed to the transfer port after the commit."""
+        self.growth = DbGrowth(tx, deps, user_id=user_id, chat_id=chat_id, language=language)
+        """Referrals, broadcasts, stored results (``conversation.growth``)."""
 
     def balance(self) -> int:
         return ledger.balance(self.tx, self.user_id).available
@@ -52,6 +56,11 @@ class DbChatContext:
             family=model.family.value, input=inputs, price=price, free=model.free,
             expected_seconds=model.expected_seconds, max_seconds=model.max_seconds,
             idempotency_key=idempotency_key, files=tuple(files or ()))
+        # Per-user limits (admins exempt), checked after the idempotency key so a second press
+        # of the same confirm still answers with its job.
+        if not self.is_admin and self.tx.one(
+                "job_by_idempotency_key", idempotency_key=idempotency_key) is None:
+            admin.check_confirm(self.tx, self.user_id, self.deps.account)
         # A savepoint: a refused hold (``InsufficientCredits``, ``FreeLimitReached``, raised to
         # the engine as they are) rolls back only the confirm, not the update.
         with self.tx.savepoint():
@@ -107,9 +116,16 @@ class DbChatContext:
             ref = f"grant:update:{self.update_id}"
             balance = ledger.apply(self.tx, target_user_id, ledger.Entry.GRANT, amount, ref,
                                    note=f"by admin {self.user_id}")
+            if balance is not None:
+                admin.audit(self.tx, self.user_id, "grant", target_user=target_user_id,
+                            detail=f"+{amount}")
         if balance is None:
             return ledger.balance(self.tx, target_user_id).available
         return balance.available
+
+    def recent_topups(self, limit: int) -> list[TopupSummary]:
+        return [TopupSummary(r["amount"], r["created_at"], r["reversed"])
+                for r in self.tx.all("user_topups", user_id=self.user_id, limit=limit)]
 
     def credit_topup(self, charge_id: str, credits: int) -> bool:
         return ledger.apply(self.tx, self.user_id, ledger.Entry.TOPUP, credits,

@@ -5,6 +5,8 @@
   answers a command with one line pointing to a private chat, a button press with an answer
   saying the same, and changes nothing else: no session, no user, no job, no hold. (A
   payment is the exception: money already paid is always credited to whoever paid.)
+- **Banned users** (``/ban``) get one line, ``banned``, to anything they send, and nothing
+  else (no session, no job); their jobs already in flight finish and are delivered.
 - **"Send it again"**: the button under the follow-up of a result part whose send timed out
   (``JobMessages.maybe_not_arrived``) re-sends it, free and capped; it belongs to no menu, so
   it never expires.
@@ -15,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from trt_actors.conversation import texts
+from trt_actors.conversation import desk, texts
 from trt_actors.conversation.engine import ButtonPressed, Command, Event, PaymentReceived
 from trt_actors.conversation.job_messages import RESEND_PREFIX
 from trt_actors.domain import outbox
@@ -56,6 +58,11 @@ def handle_outside(tx: Tx, deps: ChatDeps, *, chat_id: int, update_id: int,
         row = tx.one("state_get", key=BOT_USERNAME_KEY)
         line = texts.private_only(lang, str(row["value"]) if row else None)
         if isinstance(event, Command):
+            outbox.add(tx, chat_id, "text", {"text": line}, dedup_key=f"upd:{update_id}:0")
+        return Handled(line if isinstance(event, ButtonPressed) else None)
+    if desk.is_banned_user(tx, int(user["id"]), deps.admin_ids):  # one line, nothing else
+        line = texts.t(lang, "banned")
+        if not isinstance(event, ButtonPressed):
             outbox.add(tx, chat_id, "text", {"text": line}, dedup_key=f"upd:{update_id}:0")
         return Handled(line if isinstance(event, ButtonPressed) else None)
     if isinstance(event, ButtonPressed) and event.data.startswith(RESEND_PREFIX):

@@ -72,7 +72,8 @@ class JanitorPolicy:
     """Job counter deltas folded per statement."""
 
 
-PURGES = ("purge_updates", "purge_outbox", "purge_callbacks", "purge_job_events")
+PURGES = ("purge_updates", "purge_outbox", "purge_callbacks", "purge_job_events",
+          "purge_broadcast_recipients")
 """The retention's named queries, one per table (sql/queries.sql says what each keeps)."""
 
 
@@ -180,6 +181,8 @@ class Janitor(SupervisedActor):
             "purge_outbox": lambda: db.run("purge_outbox", older_than=age, limit=limit),
             "purge_callbacks": lambda: db.run("purge_callbacks", older_than=age, limit=limit),
             "purge_job_events": lambda: db.run("purge_job_events", older_than=age, limit=limit),
+            "purge_broadcast_recipients": lambda: db.run(
+                "purge_broadcast_recipients", older_than=age, limit=limit),
         }
         deadline = time.monotonic() + p.purge_budget
         todo = list(PURGES)

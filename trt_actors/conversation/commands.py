@@ -74,8 +74,22 @@ def model_card(s: Session, model: ModelSpec, *, back_to: list[Any]) -> None:
 # --- account ---------------------------------------------------------------------------------
 
 
+TOPUPS_SHOWN = 5
+
+
 def balance(s: Session) -> None:
-    s.say(s.t("balance", balance=s.credits(s.ctx.balance())))
+    """/balance: the spendable credits, then the latest Stars top-ups (and their refunds)."""
+    lines = [s.t("balance", balance=s.credits(s.ctx.balance()))]
+    topups = s.ctx.recent_topups(TOPUPS_SHOWN)
+    if topups:
+        lines += ["", s.t("balance.topups")]
+    for p in topups:
+        when = p.created_at.strftime("%Y-%m-%d")
+        lines.append(s.t("balance.topup", when=when, credits=s.credits(p.credits))
+                     if p.reversed is None else
+                     s.t("balance.topup_refunded", when=when, credits=s.credits(p.credits),
+                         reversed=s.credits(p.reversed)))
+    s.say("\n".join(lines))
 
 
 def history(s: Session) -> None:

@@ -17,7 +17,15 @@ import logging
 from typing import Any
 
 from trt_actors.catalog.model import Catalog, ModelSpec
-from trt_actors.conversation import commands, files, models_menu, next_step, texts, wizard
+from trt_actors.conversation import (
+    commands,
+    files,
+    growth,
+    models_menu,
+    next_step,
+    texts,
+    wizard,
+)
 from trt_actors.conversation.gen import gen
 from trt_actors.conversation.session import Session, fresh_state
 from trt_actors.conversation.types import (
@@ -34,6 +42,7 @@ from trt_actors.conversation.types import (
     InvoiceReply,
     JobResult,
     JobSummary,
+    MediaReply,
     MediaSent,
     PaymentReceived,
     Reply,
@@ -55,6 +64,7 @@ __all__ = [
     "InvoiceReply",
     "JobResult",
     "JobSummary",
+    "MediaReply",
     "MediaSent",
     "PaymentReceived",
     "Reply",
@@ -106,8 +116,7 @@ def _command(s: Session, name: str, args: str) -> None:
     name = name.lstrip("/").partition("@")[0].lower()
     match name:
         case "start":
-            s.st["wizard"] = None
-            commands.main_menu(s)
+            growth.start(s, args)
         case "help":
             s.say(s.t("help"))
         case "gen":
@@ -115,9 +124,17 @@ def _command(s: Session, name: str, args: str) -> None:
         case "balance":
             commands.balance(s)
         case "history":
-            commands.history(s)
+            growth.history(s)
+        case "cancel" if growth.composing(s) is not None:
+            growth.cancel(s)
         case "cancel":
             commands.cancel(s)
+        case "invite":
+            growth.invite(s)
+        case "stop":
+            growth.stop(s)
+        case "broadcast":
+            growth.broadcast(s)
         case "lang" | "language":
             commands.language_menu(s)
         case "topup":
@@ -182,6 +199,10 @@ def _button(s: Session, data: str) -> None:
             s.say(s.t("help"))
         case next_step.PICK:
             next_step.pick(s, rest[0], rest[1])
+        case "bcsend":
+            growth.send(s, s.st["menu"])
+        case "bccancel":
+            growth.cancel(s)
         case _:
             _wizard_button(s, verb, rest, s.st["menu"])
 
@@ -233,6 +254,9 @@ def _wizard_button(s: Session, verb: str, rest: list[Any], menu: int) -> None:
 
 
 def _text(s: Session, text: str) -> None:
+    if (b := growth.composing(s)) is not None and b.get("phase") == "compose":
+        growth.compose_text(s, text)
+        return
     w = s.wizard
     model = s.model_of_wizard()
     if w is None or model is None:
@@ -246,6 +270,9 @@ def _text(s: Session, text: str) -> None:
 
 
 def _media(s: Session, event: MediaSent) -> None:
+    if (b := growth.composing(s)) is not None and b.get("phase") == "compose":
+        growth.compose_media(s, event)
+        return
     w = s.wizard
     model = s.model_of_wizard()
     if w is None or model is None:

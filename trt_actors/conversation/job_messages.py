@@ -10,6 +10,7 @@ from __future__ import annotations
 from trt_actors.catalog.model import Catalog
 from trt_actors.conversation import texts
 from trt_actors.conversation.next_step import result_buttons
+from trt_actors.domain import ledger, referrals
 from trt_actors.domain.jobs import Job, load
 from trt_actors.domain.outbox import add
 from trt_actors.domain.states import Failure, JobState
@@ -29,8 +30,10 @@ def language_of(tx: Tx, user_id: int) -> str:
 class JobMessages:
     """The outbox side of a job's life: progress, result, failure."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, *, referral_credits: int = 0) -> None:
         self.catalog = catalog
+        self.referral_credits = referral_credits
+        """``TRT_REFERRAL_CREDITS``: paid to the inviter at an invitee's first paid delivery."""
 
     def accepted(self, tx: Tx, job: Job) -> None:
         """The progress message, sent once at confirm; later stages edit it."""
@@ -92,6 +95,11 @@ class JobMessages:
         return texts.t(lang, "result.resend_queued")
 
     def delivered(self, tx: Tx, job: Job) -> None:
+        """In the transaction of the move to DELIVERED: the progress message's last edit,
+        and the inviter's bonus when this is the invitee's first paid job."""
+        if self.referral_credits > 0:
+            referrals.pay(tx, job, self.referral_credits,
+                          lambda inviter: self._referral_notice(tx, inviter))
         if job.status_outbox_id is None:
             return
         lang = language_of(tx, job.user_id)
@@ -113,3 +121,8 @@ class JobMessages:
         else:
             add(tx, job.chat_id, "text", {"text": text}, dedup_key=f"job:{job.id}:failed",
                 job_id=job.id)
+
+    def _referral_notice(self, tx: Tx, inviter: int) -> str:
+        lang = language_of(tx, inviter)
+        return texts.t(lang, "referral.paid", bonus=texts.credits(lang, self.referral_credits),
+                       balance=texts.credits(lang, ledger.balance(tx, inviter).available))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
+from trt_actors.conversation.texts_admin import ADMIN_TEXTS
 from trt_actors.conversation.texts_menu import FIELD_NAMES, KIND_LABELS, MENU_TEXTS
 
 Lang = Literal["en", "ru"]
@@ -154,6 +155,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "🤔 Неизвестная команда /{name}. Список команд — /help.",
     ),
 }
+_TEXTS.update(ADMIN_TEXTS)  # issue 14: admin panel, promo codes, Stars, limits
 
 
 def lang_for(language_code: str | None) -> Lang:

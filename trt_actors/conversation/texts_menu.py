@@ -8,6 +8,7 @@ unit test checks that).
 from __future__ import annotations
 
 from trt_actors.conversation.texts_files import FILE_TEXTS
+from trt_actors.conversation.texts_growth import GROWTH_TEXTS
 from trt_actors.conversation.texts_models import MODEL_TEXTS
 
 KIND_LABELS: dict[str, tuple[str, str]] = {
@@ -300,9 +301,13 @@ MENU_TEXTS: dict[str, tuple[str, str]] = {
         "/gen <model> field=value … — go straight to the order (for power users)\n"
         "/balance — your credits\n"
         "/topup — buy credits with Telegram Stars\n"
+        "/promo CODE — redeem a promo code\n"
         "/history — your recent jobs and their results\n"
+        "/invite — your link to invite friends\n"
+        "/stop — no more announcements (/start turns them back on)\n"
         "/cancel — stop the current order, or a job not yet sent to the model\n"
-        "/lang — change the language\n\n"
+        "/lang — change the language\n"
+        "/terms — terms of use · /paysupport — help with a payment\n\n"
         "Credits are held when you confirm and taken only when the result is delivered; "
         "if a job fails, they come back.",
         "Я создаю картинки, видео, музыку и озвучку с помощью нейросетей.\n\n"
@@ -311,9 +316,13 @@ MENU_TEXTS: dict[str, tuple[str, str]] = {
         "/gen <модель> поле=значение … — сразу к заказу (для опытных)\n"
         "/balance — ваши кредиты\n"
         "/topup — купить кредиты за Telegram Stars\n"
+        "/promo КОД — активировать промокод\n"
         "/history — последние задания и их результаты\n"
+        "/invite — ваша ссылка для приглашения друзей\n"
+        "/stop — отписаться от рассылок (/start снова включит)\n"
         "/cancel — отменить текущий заказ или задание, ещё не отправленное модели\n"
-        "/lang — сменить язык\n\n"
+        "/lang — сменить язык\n"
+        "/terms — условия использования · /paysupport — помощь с оплатой\n\n"
         "Кредиты резервируются при подтверждении и списываются только после доставки "
         "результата; если задание не удалось, они возвращаются.",
     ),
@@ -348,3 +357,4 @@ MENU_TEXTS: dict[str, tuple[str, str]] = {
 }
 MENU_TEXTS |= FILE_TEXTS
 MENU_TEXTS |= MODEL_TEXTS
+MENU_TEXTS |= GROWTH_TEXTS

@@ -51,7 +51,19 @@ class InvoiceReply:
     """Credits granted when paid."""
 
 
-Answer = Reply | InvoiceReply
+@dataclass(frozen=True, slots=True)
+class MediaReply:
+    """Files Telegram already has, sent again by ``file_id`` (a result in /history), the
+    caption on the first and the buttons under the last."""
+
+    files: tuple[tuple[str, str], ...]
+    """``(media, file_id)`` per part; media is ``photo``, ``video``, ``audio``, ``document``."""
+    caption: str
+    buttons: tuple[tuple[tuple[str, str], ...], ...] = ()
+    """Rows of ``(label, callback data)``; data that belongs to no menu (``again:<job>``)."""
+
+
+Answer = Reply | InvoiceReply | MediaReply
 
 # --- what comes in -------------------------------------------------------------------------
 
@@ -97,6 +109,7 @@ class MediaSent:
     duration: int | None = None
     media_group_id: str | None = None
     """Set on each message of an album."""
+    caption: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +184,16 @@ class JobResult:
     """Seconds since the job was created (KIE's result URLs do not live for ever)."""
 
 
+@dataclass(frozen=True, slots=True)
+class TopupSummary:
+    """One Stars top-up of this user, for /balance."""
+
+    credits: int
+    created_at: datetime
+    reversed: int | None = None
+    """Credits taken back when an admin refunded it (None: not refunded)."""
+
+
 class ChatContext(Protocol):
     """What the engine may ask of the chat actor (PostgreSQL behind it; a fake in unit tests).
 
@@ -195,7 +218,8 @@ class ChatContext(Protocol):
         """Create the job and its credit hold in one transaction, once per key; ``files``:
         the records of the files sent as inputs (``files.records``), kept with the job.
 
-        Raises ``errors.InsufficientCredits`` or ``errors.FreeLimitReached`` and creates nothing.
+        Raises ``errors.InsufficientCredits``, ``errors.FreeLimitReached`` or
+        ``errors.UserLimitReached`` (jobs in flight, confirms per minute) and creates nothing.
         """
         ...
 
@@ -218,6 +242,10 @@ class ChatContext(Protocol):
 
     def grant(self, target_user_id: int, amount: int) -> int:
         """Admin grant; the target's new balance."""
+        ...
+
+    def recent_topups(self, limit: int) -> list[TopupSummary]:
+        """The user's newest Stars top-ups, newest first."""
         ...
 
     def credit_topup(self, charge_id: str, credits: int) -> bool:

@@ -22,7 +22,7 @@ from trt_actors.catalog.validation import (
 )
 from trt_actors.conversation import texts
 from trt_actors.conversation.session import Row, Session
-from trt_actors.errors import FreeLimitReached, InsufficientCredits
+from trt_actors.errors import FreeLimitReached, InsufficientCredits, UserLimitReached
 
 _SHOWN_VALUE_CHARS = 300
 _ENUM_BUTTONS_PER_ROW = 3
@@ -344,6 +344,9 @@ def confirm(s: Session, model: ModelSpec, menu: int) -> None:
         return
     except FreeLimitReached as limit:
         s.say(texts.free_limit_reached(s.lang, limit.limit))
+        return
+    except UserLimitReached as limit:  # the confirm screen stays current: press it later
+        s.say(s.t(f"limit.{limit.what}", limit=limit.limit))
         return
     s.st["wizard"] = None
     s.invalidate()

@@ -5,7 +5,18 @@ operator's model settings (prices, switches).
 transaction (``Tx``); they are exported as modules so call sites read ``jobs.move(tx, ...)``.
 """
 
-from trt_actors.domain import jobs, ledger, model_settings, orphans, outbox
+from trt_actors.domain import (
+    alert_push,
+    broadcast,
+    history,
+    jobs,
+    ledger,
+    model_settings,
+    orphans,
+    outbox,
+    referrals,
+)
+from trt_actors.domain.admin import AccountPolicy
 from trt_actors.domain.alerts import TELEGRAM_OTHER_POLLER, TELEGRAM_WEBHOOK, Alerts
 from trt_actors.domain.jobs import Job
 from trt_actors.domain.orphans import OrphanCap
@@ -16,16 +27,21 @@ __all__ = [
     "TELEGRAM_WEBHOOK",
     "TERMINAL",
     "TRANSITIONS",
+    "AccountPolicy",
     "Alerts",
     "Cause",
     "Failure",
     "Job",
     "JobState",
     "OrphanCap",
+    "alert_push",
     "allowed_from",
+    "broadcast",
+    "history",
     "jobs",
     "ledger",
     "model_settings",
     "orphans",
     "outbox",
+    "referrals",
 ]

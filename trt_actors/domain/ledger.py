@@ -34,6 +34,18 @@ class Entry(enum.StrEnum):
     """A hold spent: the job's result was delivered."""
     RELEASE = "release"
     """A hold returned: the job failed, was cancelled or timed out."""
+    PROMO = "promo"
+    """Credits from a promo code (``promo:<CODE>:<user>``, once per user and code)."""
+    REFUND = "refund"
+    """A delivered job's price given back by an admin (``refund:job:<id>``, once per job)."""
+    DEBIT = "debit"
+    """Credits an admin took off (``/adjust`` with a negative amount; the note says why)."""
+    REVERSAL = "reversal"
+    """A refunded Stars top-up: the credits still unspent from it taken back
+    (``reversal:<charge id>``, once per payment; see ``domain.admin.refund_topup``)."""
+    REFERRAL = "referral"
+    """An inviter's bonus for the first paid job an invitee got delivered
+    (``referral:<invitee>``, once per invitee; see ``domain.referrals``)."""
 
 
 # (change of available, change of held) per credit of the entry.
@@ -43,6 +55,11 @@ _DELTAS: dict[Entry, tuple[int, int]] = {
     Entry.HOLD: (-1, 1),
     Entry.CAPTURE: (0, -1),
     Entry.RELEASE: (1, -1),
+    Entry.PROMO: (1, 0),
+    Entry.REFUND: (1, 0),
+    Entry.DEBIT: (-1, 0),
+    Entry.REVERSAL: (-1, 0),
+    Entry.REFERRAL: (1, 0),
 }
 
 

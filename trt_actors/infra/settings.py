@@ -121,6 +121,27 @@ class Settings(DatabaseSettings):
     # kept for good. At least a day: Telegram may resend an update for 24 h, and the handled
     # row is how a resent one is recognised.
     retention_days: int = Field(30, ge=1, validation_alias="TRT_RETENTION_DAYS")
+    # Growth (README: "Referrals, broadcasts, alerts, history"): the inviter's bonus; the
+    # broadcast pace (at most 3/4 of TRT_TELEGRAM_PER_S is used); alerts pushed to admins.
+    referral_credits: int = Field(10, ge=0, validation_alias="TRT_REFERRAL_CREDITS")
+    broadcast_per_s: float = Field(20, gt=0, validation_alias="TRT_BROADCAST_PER_S")
+    kie_credits_alert_below: float = Field(
+        100, ge=0, validation_alias="TRT_KIE_CREDITS_ALERT_BELOW")
+    kie_credits_poll_s: float = Field(300, ge=1, validation_alias="TRT_KIE_CREDITS_POLL_S")
+    alert_min_interval_s: float = Field(300, ge=0, validation_alias="TRT_ALERT_MIN_INTERVAL_S")
+    alert_failure_rate: float = Field(
+        0.5, ge=0, le=1, validation_alias="TRT_ALERT_FAILURE_RATE")
+    alert_window_s: float = Field(900, gt=0, validation_alias="TRT_ALERT_WINDOW_S")
+    alert_backlog_s: float = Field(120, gt=0, validation_alias="TRT_ALERT_BACKLOG_S")
+    # Per-user limits (admins exempt) and the texts Telegram requires of bots taking Stars
+    # (README: "Admin panel, promo codes, Stars").
+    max_jobs_in_flight: int = Field(3, ge=1, validation_alias="TRT_MAX_JOBS_IN_FLIGHT")
+    confirm_rate_per_min: int = Field(10, ge=1, validation_alias="TRT_CONFIRM_RATE_PER_MIN")
+    promo_misses_per_hour: int = Field(5, ge=1, validation_alias="TRT_PROMO_MISSES_PER_HOUR")
+    terms_text: str | None = Field(None, min_length=1, max_length=4000,
+                                   validation_alias="TRT_TERMS_TEXT")
+    paysupport_text: str | None = Field(None, min_length=1, max_length=4000,
+                                        validation_alias="TRT_PAYSUPPORT_TEXT")
 
     @field_validator("telegram_token")
     @classmethod
