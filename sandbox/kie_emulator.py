@@ -38,6 +38,8 @@ API (``Authorization: Bearer <key>``; wrong/missing key -> HTTP 401, body code 4
     see kie_uploads (uploads expire after ``upload_ttl_s``; ``emu.uploads()`` lists them).
     Input URLs of a task must be public-looking or the emulator's own live files, else 422:
     see kie_inputs.
+    A follow-up (Veo extend / 4K, Runway extend, Suno extend) must name a succeeded task of
+    this emulator (Suno: a track ``<task id>-<n>``), else 422: see kie_family_handlers.
 Errors answer HTTP status == body code (set ``errors_in_http_200`` to send them in HTTP 200):
 400 bad JSON / missing taskId, 401, 402 (credit_cost > credits), 404 unknown taskId (or other
 family's), 422 validation (missing model/prompt/input; Suno: callBackUrl, model, customMode,

@@ -5,6 +5,11 @@ rate limit, validation, input URLs, credits, create, injected delay or drop, ans
 names for faults and stats: ``<family>.create`` / ``<family>.status`` (``runway.status``
 serves runway and runway_extend; Veo's and Suno's status endpoints also report their extend
 and 4K tasks) and ``veo_1080p.status`` for ``GET /api/v1/veo/get-1080p-video``.
+
+A follow-up (Veo extend and 4K, Runway extend, Suno extend) continues only a task this KIE
+made and finished: a source ``taskId`` (Suno: a track's ``audioId``, ``<task id>-<n>``) it
+does not know, of another family, or not (yet) succeeded is refused with KIE's 422 envelope,
+before any credit is taken.
 """
 
 from __future__ import annotations
@@ -13,13 +18,41 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from sandbox import kie_validate_families as checks
+from sandbox.kie_core import EmulatorCore
+from sandbox.kie_families import status_group
 from sandbox.kie_handlers import CreateHandler, KieHandler, StatusHandler
 from sandbox.kie_inputs import refuse_inputs
+from sandbox.kie_tasks import SUNO_TRACKS
 from sandbox.kie_validate import Refusal
 
 __all__ = ["family_routes"]
 
 _NOT_INPUTS = ("callBackUrl", "prompt", "style", "title", "waterMark", "watermark")
+
+SOURCES = {"veo_extend": ("taskId", "veo"), "veo_4k": ("taskId", "veo"),
+           "runway_extend": ("taskId", "runway"), "suno_extend": ("audioId", "suno")}
+"""Follow-up family → (the body key naming its source, the source's status group)."""
+
+
+def source_refusal(core: EmulatorCore, family: str, body: dict[str, Any]) -> Refusal:
+    """None when ``family`` is no follow-up or its source is a succeeded task of this KIE."""
+    if family not in SOURCES:
+        return None
+    key, group = SOURCES[family]
+    value = str(body.get(key))
+    task_id, track = value, "0"
+    if group == "suno":  # a track: "<task id>-<n>"
+        task_id, _, track = value.rpartition("-")
+    with core.lock:
+        task = core.tasks.get(task_id)
+        known = task is not None and status_group(task.family) == group \
+            and track.isdigit() and int(track) < (SUNO_TRACKS if group == "suno" else 1)
+        done = known and task is not None and task.state(core.clock()) == "success"
+    if not known:
+        return 422, f"{key} {value[:80]}: no such {'track' if group == 'suno' else 'task'}"
+    if not done:
+        return 422, f"{key} {value[:80]}: the source task has not succeeded"
+    return None
 
 
 class FamilyCreateHandler(CreateHandler):
@@ -31,7 +64,8 @@ class FamilyCreateHandler(CreateHandler):
 
     def refusal(self, body: dict[str, Any]) -> Refusal:
         inputs = {k: v for k, v in body.items() if k not in _NOT_INPUTS}
-        return type(self).check(body) or refuse_inputs(self.core, inputs, "body")
+        return (type(self).check(body) or source_refusal(self.core, self.family, body)
+                or refuse_inputs(self.core, inputs, "body"))
 
     def model_and_prompt(self, body: dict[str, Any]) -> tuple[str, str]:
         model = body.get(self.model_key)

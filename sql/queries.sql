@@ -68,6 +68,7 @@ SET state = %(to)s::job_state,
     failure = COALESCE(%(failure)s, failure),
     result_urls = COALESCE(%(result_urls)s, result_urls),
     result_text = COALESCE(%(result_text)s, result_text),
+    result_ids = COALESCE(%(result_ids)s, result_ids),
     next_check_at = COALESCE(now() + make_interval(secs => %(check_in)s::float8), next_check_at),
     submitted_at = CASE WHEN %(to)s::text IN ('submitted', 'running', 'succeeded')
                         THEN COALESCE(submitted_at, now()) ELSE submitted_at END

@@ -79,6 +79,9 @@ class TaskReport:
     """KIE's failure message, for the operator and (simplified) the user."""
     result_text: str | None = None
     """A text result (speech-to-text: ``resultJson.resultObject``), success only."""
+    result_ids: tuple[str, ...] = ()
+    """KIE's ids of the results, where a follow-up names one (Suno: each track's ``id``, what
+    an extend takes as ``audioId``), in ``result_urls`` order; success only."""
 
 
 # --- job actor (trt_actors.actors.job), routed by job id ------------------------------------

@@ -41,6 +41,7 @@ from gateways.kie.convert import (
     result_json_text,
     result_json_urls,
     short_text,
+    suno_track_ids,
     suno_track_urls,
 )
 from gateways.kie.families import FAMILIES
@@ -157,7 +158,9 @@ def _parse(body: object, family_hint: str | None) -> ParsedCallback:
         text = result_json_text(data.get("resultJson"))
     if state is TaskState.SUCCESS and not urls and not text and intermediate(data):
         state = TaskState.RUNNING  # "done" with no result, yet still in progress: not final
-    report = TaskReport(task_id, state, urls, fail_code, fail_message, text)
+    ids = suno_track_ids(data.get("data")) \
+        if state is TaskState.SUCCESS and shape == "suno" else ()
+    report = TaskReport(task_id, state, urls, fail_code, fail_message, text, ids)
     return ParsedCallback(task_id, report, callback_type, None, family)
 
 

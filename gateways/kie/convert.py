@@ -26,6 +26,7 @@ __all__ = [
     "result_json_text",
     "result_json_urls",
     "short_text",
+    "suno_track_ids",
     "suno_track_urls",
     "task_id_text",
 ]
@@ -131,15 +132,27 @@ def result_json_text(value: object) -> str | None:
     return found[:MAX_RESULT_TEXT]
 
 
-def suno_track_urls(tracks: object) -> tuple[str, ...]:
-    """One audio URL per Suno track: the first of its URL fields that holds an http(s) URL."""
-    urls: list[str] = []
+def _suno_tracks(tracks: object) -> list[tuple[str, str]]:
+    """(audio URL, track id or "") per Suno track that has a URL, URLs unique."""
+    found: list[tuple[str, str]] = []
     for track in tracks[:_MAX_URLS] if isinstance(tracks, list) else ():
         if isinstance(track, Mapping):
-            found = next((u for k in _SUNO_AUDIO_KEYS for u in http_urls(track.get(k))), None)
-            if found is not None and found not in urls:
-                urls.append(found)
-    return tuple(urls)
+            url = next((u for k in _SUNO_AUDIO_KEYS for u in http_urls(track.get(k))), None)
+            if url is not None and all(url != seen for seen, _ in found):
+                found.append((url, task_id_text(track.get("id")) or ""))
+    return found
+
+
+def suno_track_urls(tracks: object) -> tuple[str, ...]:
+    """One audio URL per Suno track: the first of its URL fields that holds an http(s) URL."""
+    return tuple(url for url, _ in _suno_tracks(tracks))
+
+
+def suno_track_ids(tracks: object) -> tuple[str, ...]:
+    """The ``id`` of each track :func:`suno_track_urls` takes a URL from, in its order (what
+    Suno's extend takes as ``audioId``); empty when any is missing (nothing to pair)."""
+    ids = tuple(track_id for _, track_id in _suno_tracks(tracks))
+    return ids if all(ids) else ()
 
 
 def market_state(value: object) -> TaskState | None:

@@ -34,10 +34,12 @@ Suno, Suno extend, Runway and Runway extend *require* ``callBackUrl``: without a
 the node sends :data:`PLACEHOLDER_CALLBACK` and the poller observes the task.
 
 Follow-up families (``veo_extend``, ``veo_4k``, ``veo_1080p``, ``runway_extend``,
-``suno_extend``) take the source KIE task id (``taskId``; Suno: the track's ``audioId``) as a
-user field. ``veo_4k``'s create answers with the *source* task id (docs.kie.ai example), which
-the source's own job already holds: the client names the 4K task ``"<taskId>#4k"`` and asks
-record-info about ``<taskId>``; KIE's 4K callback still says ``taskId: <taskId>``, which the
+``suno_extend``) take the source KIE task id (``taskId``; Suno: the track's ``audioId``, each
+track's ``id``, kept as ``TaskReport.result_ids``) as a field, which a catalog entry's
+``follows`` fills from the source job (trt_actors/catalog/follows.py). ``veo_4k``'s create
+answers with the *source* task id (docs.kie.ai example), which the source's own job
+already holds: the client names the 4K task ``"<taskId>#4k"`` and asks record-info about
+``<taskId>``; KIE's 4K callback still says ``taskId: <taskId>``, which the
 callback inbox then records against the source's job, so the 4K job is settled by the poll.
 ``veo_1080p`` is not a task at KIE: ``GET get-1080p-video`` answers the 1080p URL once ready
 (a non-200 code before). Its create makes no call and returns ``"<taskId>#<index>"``; each

@@ -45,6 +45,7 @@ from gateways.kie.convert import (
     result_json_text,
     result_json_urls,
     short_text,
+    suno_track_ids,
     suno_track_urls,
 )
 from trt_actors import TaskReport, TaskState
@@ -114,8 +115,9 @@ def _suno_report(task_id: str, data: Mapping[str, Any]) -> TaskReport:
     if status in ("TEXT_SUCCESS", "FIRST_SUCCESS"):  # tracks still coming: not final
         return TaskReport(task_id, TaskState.RUNNING)
     if status == "SUCCESS":
-        return TaskReport(task_id, TaskState.SUCCESS,
-                          suno_track_urls(nested(data, "response", "sunoData")))
+        tracks = nested(data, "response", "sunoData")
+        return TaskReport(task_id, TaskState.SUCCESS, suno_track_urls(tracks),
+                          result_ids=suno_track_ids(tracks))
     # CREATE_TASK_FAILED, GENERATE_AUDIO_FAILED, CALLBACK_EXCEPTION, SENSITIVE_WORD_ERROR
     if status.endswith(("FAILED", "ERROR", "EXCEPTION")):
         return TaskReport(task_id, TaskState.FAILED, (),

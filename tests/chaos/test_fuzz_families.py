@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sandbox.kie_emulator import KieEmulator
+from tests.support.follow_ups import follow_up_example
 from tests.support.kie_harness import CATALOG, Pipelines, kie_fixtures
 from trt_actors.domain.states import JobState
 
@@ -121,9 +122,10 @@ def test_intermediate_and_malformed_callbacks_never_finish_a_job_and_duplicates_
     family: str, pipeline: Pipelines, emu: KieEmulator, full: bool,
 ) -> None:
     logging.getLogger("tornado.access").setLevel(logging.ERROR)
+    h = pipeline(callbacks=True)  # a follow-up continues a finished source task: made first
+    example = follow_up_example(h.client, CATALOG, CATALOG.get(MODELS[family]))
     emu.set_faults({"tasks": {"stuck": {}}})  # only our bodies can end the task
-    h = pipeline(callbacks=True)
-    job = h.start_job(MODELS[family])
+    job = h.start_job(MODELS[family], example)
     h.wait_state(job.id, JobState.SUBMITTED)
     task = str(h.tasks(job.id)[0]["task_id"])
     token = h.token(job)

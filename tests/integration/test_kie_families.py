@@ -50,6 +50,15 @@ CASES: dict[str, tuple[str, dict[str, Any], str, int]] = {
                     "mp3", 2),
 }
 PROMPTED = {f for f, (_, inp, _, _) in CASES.items() if "prompt" in inp}
+# follow-up family → the family, model and input of a task it continues (KIE continues only
+# its own finished tasks: the placeholder ids in CASES are replaced by a real source's)
+SOURCES: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "veo_extend": ("veo", "veo3_fast", {"prompt": "a fox", "aspect_ratio": "16:9"}),
+    "veo_4k": ("veo", "veo3", {"prompt": "a fox", "aspect_ratio": "16:9"}),
+    "runway_extend": ("runway", "runway-gen3", CASES["runway"][1]),
+    "suno_extend": ("suno", "V4_5PLUS", {"prompt": "a calm song", "customMode": False,
+                                         "instrumental": False}),
+}
 
 
 class Receiver:
@@ -106,8 +115,20 @@ def client(emu: KieEmulator) -> Iterator[KieClient]:
     c.close()
 
 
-def _input(family: str, marker: str = "") -> dict[str, Any]:
+def _source(client: KieClient, family: str) -> tuple[str, str]:
+    """(the key naming the source, a finished source task of ``family``'s; Suno: a track)."""
+    source_family, model, inp = SOURCES[family]
+    task_id = client.create_task(source_family, model, inp, None)
+    wait_until(lambda: _ended(client, source_family, task_id), 10.0, "the source task")
+    return ("audioId", f"{task_id}-0") if family == "suno_extend" else ("taskId", task_id)
+
+
+def _input(family: str, marker: str = "", client: KieClient | None = None) -> dict[str, Any]:
     inp = dict(CASES[family][1])
+    if family in SOURCES:
+        assert client is not None, "a follow-up needs its source task"
+        key, source = _source(client, family)
+        inp[key] = source
     if marker:
         inp["prompt"] = f"{inp['prompt']} {marker}"
     return inp
@@ -137,7 +158,8 @@ def _assert_files(urls: tuple[str, ...], ext: str, count: int) -> None:
 def test_create_then_callback_delivers_the_result(family: str, client: KieClient,
                                                   receiver: Receiver) -> None:
     model, _, ext, count = CASES[family]
-    task_id = client.create_task(family, model, _input(family), receiver.url)
+    task_id = client.create_task(family, model, _input(family, client=client),
+                                 receiver.url)
     report = _final(receiver, task_id, family)
     assert report.state is TaskState.SUCCESS
     _assert_files(report.result_urls, ext, count)
@@ -147,7 +169,8 @@ def test_create_then_callback_delivers_the_result(family: str, client: KieClient
 def test_create_then_poll_delivers_the_same_result(family: str, client: KieClient,
                                                    receiver: Receiver) -> None:
     model, _, ext, count = CASES[family]
-    task_id = client.create_task(family, model, _input(family), receiver.url)
+    task_id = client.create_task(family, model, _input(family, client=client),
+                                 receiver.url)
     running = client.get_task(family, task_id)
     assert not running.state.final and running.result_urls == ()  # nothing delivered early
     polled = wait_until(lambda: _ended(client, family, task_id), 10.0, f"{family} task to end")
@@ -160,7 +183,8 @@ def test_create_then_poll_delivers_the_same_result(family: str, client: KieClien
 def test_failure_comes_with_a_reason(family: str, client: KieClient,
                                      receiver: Receiver) -> None:
     model = CASES[family][0]
-    task_id = client.create_task(family, model, _input(family, "[fail:400]"), receiver.url)
+    task_id = client.create_task(family, model, _input(family, "[fail:400]", client),
+                                 receiver.url)
     by_callback = _final(receiver, task_id, family)
     by_poll = client.get_task(family, task_id)
     for report in (by_callback, by_poll):
@@ -171,8 +195,8 @@ def test_failure_comes_with_a_reason(family: str, client: KieClient,
 
 def test_suno_extend_intermediate_callbacks_are_not_final(client: KieClient,
                                                           receiver: Receiver) -> None:
-    task_id = client.create_task("suno_extend", "V4_5PLUS", _input("suno_extend"),
-                                 receiver.url)
+    task_id = client.create_task("suno_extend", "V4_5PLUS",
+                                 _input("suno_extend", client=client), receiver.url)
     _final(receiver, task_id, "suno_extend")
     parsed = receiver.parsed(task_id, "suno_extend")
     assert [p.callback_type for p in parsed] == ["text", "first", "complete"]
@@ -274,3 +298,23 @@ def test_a_4k_task_gets_an_id_of_its_own_even_when_kie_reuses_the_source_s() -> 
         client.close()
         stub.server.shutdown()
         stub.server.server_close()
+
+
+@pytest.mark.parametrize("family", sorted(SOURCES))
+def test_a_follow_up_of_a_task_kie_never_made_is_refused(family: str, client: KieClient,
+                                                          receiver: Receiver) -> None:
+    inp = _input(family, client=client)
+    key = "audioId" if family == "suno_extend" else "taskId"
+    inp[key] = "veo_task_0123456789abcdef-0" if family == "suno_extend" else "veo_task_unknown"
+    with pytest.raises(KieFinal) as refused:
+        client.create_task(family, CASES[family][0], inp, receiver.url)
+    assert refused.value.code == 422 and key in str(refused.value)  # final: credits go back
+
+
+def test_a_follow_up_of_a_running_task_is_refused(client: KieClient,
+                                                  receiver: Receiver) -> None:
+    running = client.create_task("veo", "veo3_fast", {"prompt": "a fox [stuck]"}, None)
+    with pytest.raises(KieFinal) as refused:
+        client.create_task("veo_extend", "veo3_fast", {"taskId": running, "prompt": "on"},
+                           receiver.url)
+    assert refused.value.code == 422 and "not succeeded" in str(refused.value)

@@ -22,6 +22,7 @@ import requests
 from gateways.kie.callbacks import parse_callback
 from gateways.kie.client import KieClient
 from sandbox.kie_emulator import KieEmulator
+from tests.support.follow_ups import follow_up_example
 from tests.support.waiting import wait_until
 from trt_actors.catalog.model import Catalog, ModelSpec, load_catalog
 from trt_actors.catalog.validation import validate_input
@@ -84,7 +85,8 @@ def runs(emu: KieEmulator, receiver: Receiver) -> dict[str, dict[str, Any]]:
     client = KieClient(emu.url, KEY, create_limit=(1000, 1.0), status_limit=(1000, 1.0))
 
     def run(model: ModelSpec) -> tuple[str, dict[str, Any]]:
-        sent = validate_input(model, model.example)
+        sent = validate_input(model, follow_up_example(client, CATALOG, model,
+                                                       f"{receiver.url}/cb/source"))
         task_id = client.create_task(model.family.value, model.id, sent,
                                      f"{receiver.url}/cb/{model.id}")
         return model.id, {"model": model, "sent": sent, "task_id": task_id}

@@ -93,7 +93,8 @@ class FakeContext:
         for j in self.jobs:
             if j["id"] == job_id and j["state"] == "delivered" and j["urls"]:
                 return JobResult(j["id"], j["model"], copy.deepcopy(j["inputs"]),
-                                 tuple(j["urls"]), float(j.get("age_s", 60.0)))
+                                 tuple(j["urls"]), float(j.get("age_s", 60.0)),
+                                 j.get("task_id"), tuple(j.get("result_ids") or ()))
         return None  # another user's, not delivered, or gone with the retention
 
     def cancel_pending_job(self) -> int | None:

@@ -106,7 +106,8 @@ VALID: dict[str, dict[str, Any]] = {
     (VEO_FAIL, None, TaskReport("veo_task_fail", TaskState.FAILED, (), "400",
                                 "Your prompt was flagged by the content policy.")),
     (SUNO_COMPLETE, None, TaskReport("2fac9f72", TaskState.SUCCESS,
-                                     ("https://example.cn/1.mp3", "https://example.cn/2.mp3"))),
+                                     ("https://example.cn/1.mp3", "https://example.cn/2.mp3"),
+                                     result_ids=("8551aa", "8551bb"))),  # extend's audioId
     (SUNO_ERROR, None, TaskReport("2fac9f72", TaskState.FAILED, (), "501",
                                   "Audio generation failed.")),
     (RUNWAY_SUCCESS, None, TaskReport("ee603959-debb", TaskState.SUCCESS,

@@ -204,6 +204,22 @@ def test_status_answers(family: str, data: dict[str, Any], state: TaskState,
         assert report.fail_code or report.fail_message
 
 
+def test_a_suno_result_names_each_track_for_its_extend() -> None:
+    """Suno's extend takes a track's ``id`` (``audioId``): the poll keeps them in track order,
+    paired with the URLs it keeps; a track without an id leaves nothing to pair."""
+    tracks = [{"id": "t-a", "audioUrl": "https://e.com/a.mp3"},
+              {"id": "t-skip", "audioUrl": ""},
+              {"id": "t-b", "audioUrl": "https://e.com/b.mp3"}]
+    report = task_report("suno", "t-1", {"status": "SUCCESS",
+                                         "response": {"sunoData": tracks}})
+    assert report.result_urls == ("https://e.com/a.mp3", "https://e.com/b.mp3")
+    assert report.result_ids == ("t-a", "t-b")
+    del tracks[0]["id"]
+    report = task_report("suno", "t-1", {"status": "SUCCESS",
+                                         "response": {"sunoData": tracks}})
+    assert report.result_urls and report.result_ids == ()
+
+
 # --- request bodies -----------------------------------------------------------------------------
 
 def test_every_catalog_family_has_a_client_shape() -> None:

@@ -251,6 +251,23 @@ def test_price_labels_show_from_when_inputs_change_the_price() -> None:
     assert any(label.endswith(f"· from {low} credits") for label in _titles(chat))
 
 
+def test_a_price_charged_at_its_worst_case_says_up_to_on_the_card_and_in_lists() -> None:
+    """Topaz bills by the result's size, unknown until KIE has the image: the order is held
+    at the largest bucket, so the card says "up to" that, never "from" the smallest."""
+    model: ModelSpec = CATALOG.get("topaz/image-upscale")
+    low, high = model.price_range()
+    assert model.charges_worst_case and low < high
+    chat = Chat()
+    chat.cmd("models", "topaz upscale")
+    assert any(label.endswith(f"· up to {high} credits") for label in _titles(chat))
+    assert not any(f"from {low}" in label for label in _titles(chat))
+    chat.press("Topaz Upscale")
+    assert f"up to {high} credits" in chat.text()           # the card
+    ru = Chat(language_code="ru")
+    ru.cmd("models", "topaz")
+    assert any(f"до {high}" in label for label in _titles(ru)), _titles(ru)
+
+
 def test_again_under_a_result_of_a_model_switched_off_says_so() -> None:
     ctx = FakeContext(is_admin=True)
     ctx.jobs.append({"id": 1, "model": "google/nano-banana", "inputs": {"prompt": "fox"},

@@ -85,7 +85,10 @@ class DbChatContext:
                 or not job.result_urls:
             return None  # gone with the retention, someone else's, or never delivered
         age = (datetime.now(UTC) - job.created_at).total_seconds()
-        return JobResult(job.id, job.model_id, dict(job.input), tuple(job.result_urls), age)
+        task_id = next((t["task_id"] for t in self.tx.all("tasks_of_job", job_id=job.id)
+                        if t["state"] == "success"), None)
+        return JobResult(job.id, job.model_id, dict(job.input), tuple(job.result_urls), age,
+                         task_id, job.result_ids)
 
     def cancel_pending_job(self) -> int | None:
         row = self.tx.one("job_cancel_candidate", user_id=self.user_id)

@@ -347,7 +347,8 @@ class JobActor(VirtualActor):
                 return
             moved = jobs.move(tx, job.id, JobState.SUCCEEDED, cause,
                               detail=f"task {report.task_id}", result_urls=report.result_urls,
-                              result_text=report.result_text)
+                              result_text=report.result_text,
+                              result_ids=report.result_ids)
             if moved is not None:
                 self.deps.job_messages.result_ready(tx, moved)
                 self._queued = True

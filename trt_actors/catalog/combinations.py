@@ -52,6 +52,16 @@ def _suno_problems(values: Mapping[str, Any]) -> list[Problem]:
     return problems
 
 
+def _suno_extend_problems(values: Mapping[str, Any]) -> list[Problem]:
+    """docs.kie.ai/suno-api/extend-music: with ``defaultParamFlag`` true (own parameters),
+    prompt, style, title and continueAt are required; false continues with the source's."""
+    if values.get("defaultParamFlag") is not True:
+        return []
+    return [(name, _msg("Required when you set the continuation's own lyrics and style",
+                        "Обязательно, когда вы задаёте свой текст и стиль продолжения"))
+            for name in ("prompt", "style", "title", "continueAt") if values.get(name) is None]
+
+
 _EXCLUDED: dict[str, tuple[tuple[dict[str, Any], Localized], ...]] = {
     # docs.kie.ai/market/hailuo/2-3-image-to-video-standard: 10 s is not available at 1080P
     "hailuo/2-3-image-to-video-standard": (
@@ -66,7 +76,8 @@ _EXCLUDED: dict[str, tuple[tuple[dict[str, Any], Localized], ...]] = {
 def combination_problems(family: str, model_id: str,
                          values: Mapping[str, Any]) -> list[Problem]:
     """(field, what the user is told) for each rule spanning fields that ``values`` break."""
-    problems = _suno_problems(values) if family == "suno" else []
+    problems = _suno_problems(values) if family == "suno" \
+        else _suno_extend_problems(values) if family == "suno_extend" else []
     for combination, message in _EXCLUDED.get(model_id, ()):
         if all(values.get(k) == v for k, v in combination.items()):
             problems.append((next(iter(combination)), message))

@@ -112,6 +112,11 @@ def parse_catalog(data: Any) -> Catalog:
         models[spec.id] = spec
     if not models:
         raise CatalogError("catalog: no models")
+    for spec in models.values():
+        for source in spec.follows.models if spec.follows is not None else ():
+            if source not in models or models[source].is_follow_up:
+                raise CatalogError(f"catalog: model {spec.id!r} follows: {source!r} is not a "
+                                   f"model of the catalog that makes results of its own")
     return Catalog(models=models)
 
 

@@ -39,6 +39,7 @@ from trt_actors.catalog.fields import (
     ResultKind,
     is_system_field,
 )
+from trt_actors.catalog.follows import MAX_FOLLOW_UP_ID, Follows
 from trt_actors.catalog.pricing import (
     DEFAULT_CREDITS_PER_KIE_CREDIT,
     OutputSize,
@@ -74,7 +75,8 @@ class Family(StrEnum):
     VEO = "veo"
     SUNO = "suno"
     # Families of their own endpoints (paths and shapes: gateways/kie/families.py). The
-    # follow-ups (extend, 1080p/4K) take the source KIE task id as a user field.
+    # follow-ups (extend, 1080p/4K) take the source KIE task id as a field: a catalog entry
+    # declares ``follows`` so it is prefilled from a delivered result (catalog.follows).
     VEO_EXTEND = "veo_extend"
     VEO_1080P = "veo_1080p"
     VEO_4K = "veo_4k"
@@ -119,6 +121,10 @@ class ModelSpec(BaseModel):
     result_kind: ResultKind
     example: dict[StrictStr, JsonValue]
     """One valid input, used by tests and the free-model end-to-end check."""
+    follows: Follows | None = None
+    """Set on a follow-up (Veo extend, 4K, Suno extend ...): it continues a delivered result of
+    ``follows.models``, offered only as a button under it, with ``follows.fields`` prefilled
+    from that job (:mod:`trt_actors.catalog.follows`); in no menu, search or ``/gen``."""
     enabled: StrictBool = True
     """False when the operator switched the model off: not offered, but jobs in flight still
     resolve it."""
@@ -147,6 +153,7 @@ class ModelSpec(BaseModel):
                 key = f"price_by[{index}]"
                 raise CatalogProblem(f"{key}: {found[1]}", field=found[0], key=key)
         self._check_billing_fields()
+        self._check_follows()
         if self.max_seconds < self.expected_seconds:
             raise CatalogProblem(
                 f"max_seconds {self.max_seconds} is less than expected_seconds "
@@ -172,6 +179,28 @@ class ModelSpec(BaseModel):
             if self.kie_credits != self.output_size.buckets[-1].kie_credits:
                 raise CatalogProblem("kie_credits must be the largest bucket's (the price when "
                                      "the input's size is unknown)", key="kie_credits")
+
+    def _check_follows(self) -> None:
+        if self.follows is None:
+            return
+        if len(self.id) > MAX_FOLLOW_UP_ID:
+            raise CatalogProblem(f"a follow-up's id is at most {MAX_FOLLOW_UP_ID} characters "
+                                 "(it is in its button's data)", key="id")
+        for name in self.follows.fields:
+            spec = self._field_or_none(name)
+            if spec is None or spec.type is not FieldType.STRING or not spec.required:
+                raise CatalogProblem("follows.fields must name required string fields",
+                                     field=name, key="follows")
+
+    @property
+    def is_follow_up(self) -> bool:
+        """True when the model continues another's result (offered only under it)."""
+        return self.follows is not None
+
+    @property
+    def prefilled_fields(self) -> frozenset[str]:
+        """Fields a follow-up takes from its source job: never asked, shown or edited."""
+        return frozenset(self.follows.fields) if self.follows is not None else frozenset()
 
     def _field_or_none(self, name: str) -> FieldSpec | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -314,6 +343,16 @@ class Catalog(BaseModel):
 
     def enabled_models(self) -> list[ModelSpec]:
         return [spec for spec in self.models.values() if spec.enabled]
+
+    def offered_models(self) -> list[ModelSpec]:
+        """The enabled models a user picks from a menu, search or ``/gen``: not the
+        follow-ups, which are offered under a result they continue."""
+        return [spec for spec in self.enabled_models() if not spec.is_follow_up]
+
+    def follow_ups(self, model_id: str) -> list[ModelSpec]:
+        """The enabled follow-ups of a result of ``model_id``, in catalog order."""
+        return [spec for spec in self.enabled_models()
+                if spec.follows is not None and model_id in spec.follows.models]
 
     def kinds(self) -> list[str]:
         """Distinct kinds of the enabled models in catalog order, so the operator orders the

@@ -217,6 +217,9 @@ def _orderable(s: Session, model_id: str) -> ModelSpec | None:
     if not model.enabled:
         s.say(s.t("model_off", title=model.title.get(s.lang)))
         return None
+    if model.is_follow_up:  # offered only under a result it continues
+        s.say(s.t("gen.follow_up", title=model.title.get(s.lang)))
+        return None
     return model
 
 

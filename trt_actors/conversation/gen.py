@@ -34,6 +34,9 @@ def gen(s: Session, args: str) -> None:
     if not model.enabled:
         s.say(s.t("model_off", title=model.title.get(s.lang)))
         return
+    if model.is_follow_up:  # its source ids are the bot's, never typed
+        s.say(s.t("gen.follow_up", title=model.title.get(s.lang)))
+        return
     names = [f.name for f in model.fields]
     values: dict[str, Any] = {}
     errors: list[str] = []

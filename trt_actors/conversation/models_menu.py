@@ -5,8 +5,9 @@ sound, speech), "🔥 Popular" (by the confirmed jobs of the last days,
 ``domain.model_settings.POPULAR_DAYS``; then the catalog's order), "🆕 New" (models
 ``added`` within ``NEW_DAYS`` days, badged 🆕 wherever they are listed) and the free
 models. A category with several kinds lists its kinds, then each kind its models,
-``PAGE_SIZE`` a page with ◀️ ▶️. Only enabled models are listed or found. A list is named
-by an action (``["kind", kind, page]``, ``["cat", id, page]``, ``["popular", page]``,
+``PAGE_SIZE`` a page with ◀️ ▶️. Only enabled models are listed or found, and no follow-up
+(Veo extend, Suno extend ...: offered only under a result it continues). A list is named by
+an action (``["kind", kind, page]``, ``["cat", id, page]``, ``["popular", page]``,
 ``["new", page]``, ``["free", page]``, ``["found", query, page]``), kept in the chat state
 like every button's meaning, so callback data stays ``<menu>:<i>``.
 """
@@ -59,7 +60,7 @@ def category_label(lang: str, category: str) -> str:
 def categories(catalog: Catalog) -> dict[str, list[ModelSpec]]:
     """Category → its enabled models, in ``CATEGORIES`` order; empty categories left out."""
     found: dict[str, list[ModelSpec]] = {c: [] for c in CATEGORIES}
-    for model in catalog.enabled_models():
+    for model in catalog.offered_models():
         found[category_of(model)].append(model)
     return {c: models for c, models in found.items() if models}
 
@@ -101,18 +102,21 @@ def search(catalog: Catalog, query: str) -> list[ModelSpec]:
     wanted = words(query)
     if not wanted:
         return []
-    found = [m for m in catalog.enabled_models()
+    found = [m for m in catalog.offered_models()
              if all(any(w.startswith(q) for w in haystack(m)) for q in wanted)]
     exact = _fold(query.strip())
     return sorted(found, key=lambda m: _fold(m.id) != exact)
 
 
 def price_label(s: Session, model: ModelSpec) -> str:
-    """"free", the price, or "from" the lowest when inputs change it (the confirm screen
-    shows the exact one)."""
+    """"free", the price, "from" the lowest when inputs change it (the confirm screen shows
+    the exact one), or "up to" the highest when the order is held at the worst case (KIE
+    bills by the result's size, unknown until it has the input: Topaz)."""
     if model.free:
         return s.t("price.free")
     low, high = model.price_range()
+    if model.charges_worst_case and low < high:
+        return s.t("price.up_to", price=s.credits(high))
     return s.credits(low) if low == high else s.t("price.from", price=s.credits(low))
 
 
@@ -133,7 +137,7 @@ def catalog_rows(s: Session) -> list[Row]:
     if newest(s.catalog):
         extra.append((s.t("btn.new"), ["new", 0]))
     rows.append(extra)
-    if any(m.free for m in s.catalog.enabled_models()):
+    if any(m.free for m in s.catalog.offered_models()):
         rows.append([(s.t("btn.free"), ["free", 0])])
     return rows
 
@@ -146,7 +150,7 @@ def categories_screen(s: Session, text: str, *, replace: bool = False) -> None:
 def newest(catalog: Catalog) -> list[ModelSpec]:
     """Enabled models added within ``NEW_DAYS`` days, the newest first."""
     on = today()
-    return sorted((m for m in catalog.enabled_models() if is_new(m, on)), key=lambda m: m.added,
+    return sorted((m for m in catalog.offered_models() if is_new(m, on)), key=lambda m: m.added,
                   reverse=True)
 
 
@@ -159,7 +163,7 @@ def show(s: Session, action: Action, *, replace: bool = True) -> None:
             _category(s, str(rest[0]), page, replace=replace)
         case "kind":
             kind = str(rest[0])
-            models = [m for m in s.catalog.enabled_models() if m.kind == kind]
+            models = [m for m in s.catalog.offered_models() if m.kind == kind]
             text = s.t("kind.title", kind=texts.kind_label(s.lang, kind))
             back = ["cat", category_of(models[0]), 0] if models else ["main"]
             _models(s, text, models, ["kind", kind], page, back, replace=replace)
@@ -170,7 +174,7 @@ def show(s: Session, action: Action, *, replace: bool = True) -> None:
             _models(s, s.t("new.title"), newest(s.catalog), ["new"], page, ["main"],
                     replace=replace)
         case "free":
-            models = [m for m in s.catalog.enabled_models() if m.free]
+            models = [m for m in s.catalog.offered_models() if m.free]
             _models(s, s.t("free.title"), models, ["free"], page, ["main"], replace=replace)
         case "found":
             query = str(rest[0])
@@ -219,7 +223,7 @@ def _models(s: Session, text: str, models: list[ModelSpec], name: list[Any], pag
 
 def popular(s: Session) -> list[ModelSpec]:
     """The most ordered enabled models of the last days, then the catalog's order."""
-    by_id = {m.id: m for m in s.catalog.enabled_models()}
+    by_id = {m.id: m for m in s.catalog.offered_models()}
     ranked = [by_id[i] for i in s.ctx.popular_models(POPULAR_SHOWN) if i in by_id]
     ranked += [m for m in by_id.values() if m not in ranked]
     return ranked[:POPULAR_SHOWN]

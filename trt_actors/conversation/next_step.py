@@ -6,8 +6,14 @@ required url field asks for the result's kind of media), at most ``MAX_GROUPS``,
 "🔁 Again", which repeats the same order through a new confirm screen (a new price check and
 hold when confirmed; never a silent charge).
 
+Before them, one button per follow-up of the result's model (a catalog entry with
+``follows``: "🎬 Extend", "📺 4K", "🎵 Extend"): its wizard starts with the fields KIE names
+the source by (the source's KIE task id, a Suno track's id) taken from the job, so the user
+answers only the rest (the extend prompt) and confirms as usual.
+
 The buttons belong to no menu (a result stays in the chat for days), so their data names the
-job, never a URL: ``next:<job id>:<group>`` and ``again:<job id>``. A press reads the job back
+job, never a URL or a KIE id: ``next:<job id>:<group>``, ``follow:<job id>:<model id>`` and
+``again:<job id>``. A press reads the job back
 through the ``ChatContext``; a job of another user, not delivered, or gone with the retention
 answers "no longer available" and changes nothing, as does a next step from a result older
 than ``RESULT_LIVE_S`` (KIE no longer keeps it). The next model's url field is prefilled
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from trt_actors.catalog.follows import SourceValue
 from trt_actors.catalog.model import Catalog, FieldSpec, FieldType, ModelSpec
 from trt_actors.conversation import texts, wizard
 from trt_actors.conversation.session import Row, Session
@@ -25,6 +32,9 @@ from trt_actors.conversation.types import JobResult
 
 NEXT_PREFIX = "next:"
 """``next:<job id>:<group>``: offer the group's models for the job's result."""
+FOLLOW_PREFIX = "follow:"
+"""``follow:<job id>:<model id>``: that follow-up of the job's result (ids ≤ 32 characters:
+the data stays within Telegram's 64 bytes)."""
 AGAIN_PREFIX = "again:"
 """``again:<job id>``: the same order again, through a new confirm screen."""
 RESULT_LIVE_S = 24 * 3600.0
@@ -57,7 +67,7 @@ def groups(catalog: Catalog, kind: str) -> dict[str, list[ModelSpec]]:
     ``MAX_GROUPS``; the catalog's order within a group)."""
     found: dict[str, list[ModelSpec]] = {}
     for model in catalog.models.values():
-        if model.enabled and media_field(model, kind) is not None:
+        if model.enabled and not model.is_follow_up and media_field(model, kind) is not None:
             found.setdefault(GROUP_OF_KIND.get(model.kind, model.kind), []).append(model)
 
     def rank(group: str) -> int:
@@ -74,19 +84,22 @@ def group_label(lang: str, group: str) -> str:
 
 def result_buttons(catalog: Catalog, lang: str, job_id: int,
                    model_id: str) -> list[list[dict[str, str]]]:
-    """The keyboard under a result (outbox payload form): the groups, two a row, then Again."""
+    """The keyboard under a result (outbox payload form): the follow-ups, then the groups, two
+    a row, then Again."""
     model = catalog.models.get(model_id)
     if model is None:
         return []
-    buttons = [{"label": group_label(lang, g), "data": f"{NEXT_PREFIX}{job_id}:{g}"}
-               for g in groups(catalog, model.result_kind.value)]
+    buttons = [{"label": m.follows.button.get(lang), "data": f"{FOLLOW_PREFIX}{job_id}:{m.id}"}
+               for m in catalog.follow_ups(model_id) if m.follows is not None]
+    buttons += [{"label": group_label(lang, g), "data": f"{NEXT_PREFIX}{job_id}:{g}"}
+                for g in groups(catalog, model.result_kind.value)]
     rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
     rows.append([{"label": texts.t(lang, "next.again"), "data": f"{AGAIN_PREFIX}{job_id}"}])
     return rows
 
 
 def is_ours(data: str) -> bool:
-    return data.startswith((NEXT_PREFIX, AGAIN_PREFIX))
+    return data.startswith((NEXT_PREFIX, FOLLOW_PREFIX, AGAIN_PREFIX))
 
 
 def press(s: Session, data: str) -> None:
@@ -106,6 +119,9 @@ def press(s: Session, data: str) -> None:
         return
     if job.age_s > RESULT_LIVE_S:
         s.say(s.t("next.gone"))
+        return
+    if head + ":" == FOLLOW_PREFIX:
+        _follow(s, job, group)
         return
     models = groups(s.catalog, source.result_kind.value).get(group, [])
     if not models:
@@ -148,6 +164,29 @@ def _prefill(s: Session, job: JobResult, model: ModelSpec, kind: str, *,
     value: Any = urls[0] if field.type is FieldType.URL else urls[: field.max_items or len(urls)]
     s.st["wizard"] = _new_wizard(model, {field.name: value})
     wizard.advance(s, model, replace=replace, prefix=s.t("next.prefilled", job=job.job_id))
+
+
+def _follow(s: Session, job: JobResult, model_id: str) -> None:
+    """Start the follow-up's wizard with its source fields taken from ``job``."""
+    model = s.catalog.models.get(model_id)
+    if model is None or model.follows is None or job.model_id not in model.follows.models:
+        s.say(s.t("model_gone"))
+        return
+    if not model.enabled:
+        s.say(s.t("model_off", title=model.title.get(s.lang)))
+        return
+    values = {name: _source_value(job, what) for name, what in model.follows.fields.items()}
+    if any(value is None for value in values.values()):
+        s.say(s.t("next.none"))  # KIE did not name what the follow-up needs
+        return
+    s.st["wizard"] = _new_wizard(model, values)
+    wizard.advance(s, model, prefix=s.t("next.follows", job=job.job_id))
+
+
+def _source_value(job: JobResult, what: SourceValue) -> str | None:
+    if what is SourceValue.TASK_ID:
+        return job.task_id
+    return job.result_ids[0] if job.result_ids else None
 
 
 def _again(s: Session, job: JobResult, model: ModelSpec) -> None:

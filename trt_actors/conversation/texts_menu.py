@@ -129,6 +129,10 @@ MENU_TEXTS: dict[str, tuple[str, str]] = {
         "Using result #{job} as the input.",
         "Беру результат №{job} как входные данные.",
     ),
+    "next.follows": (
+        "Continuing result #{job}.",
+        "Продолжаю результат №{job}.",
+    ),
     # --- buttons ---
     "btn.free": ("🎁 Free models", "🎁 Бесплатные модели"),
     "btn.topup": ("⭐ Top up", "⭐ Пополнить"),
@@ -162,6 +166,7 @@ MENU_TEXTS: dict[str, tuple[str, str]] = {
     "kind.empty": ("No models here yet.", "Здесь пока нет моделей."),
     "price.free": ("free", "бесплатно"),
     "price.from": ("from {price}", "от {price}"),
+    "price.up_to": ("up to {price}", "до {price}"),
     "card.price": ("💰 Price: {price}", "💰 Цена: {price}"),
     "card.time": (
         "⏱ Usually takes {expected}, at most {max}.",
@@ -254,6 +259,10 @@ MENU_TEXTS: dict[str, tuple[str, str]] = {
     ),
     "gen.errors": (
         "❌ /gen was not accepted:\n{errors}", "❌ Команда /gen не принята:\n{errors}",
+    ),
+    "gen.follow_up": (
+        "{title} continues a result: use the button under it.",
+        "{title} продолжает готовый результат: нажмите кнопку под ним.",
     ),
     "gen.unknown_model": (
         "Unknown model “{model}”. Send /start to see the catalog.",

@@ -182,6 +182,10 @@ class JobResult:
     """KIE's result URLs (what the next model gets, never a re-upload)."""
     age_s: float = 0.0
     """Seconds since the job was created (KIE's result URLs do not live for ever)."""
+    task_id: str | None = None
+    """The KIE task that gave the result (what a follow-up such as Veo's extend names)."""
+    result_ids: tuple[str, ...] = ()
+    """KIE's ids of the results, in ``result_urls`` order (Suno: the tracks' ids)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -249,7 +249,7 @@ def edit_list(s: Session, model: ModelSpec, *, replace: bool = False, prefix: st
     """From the confirm screen: which field to change."""
     w = s.st["wizard"]
     w.update(phase="edit", field=None, mode="edit")
-    rows = _field_rows(s, model.fields)
+    rows = _field_rows(s, tuple(f for f in model.fields if f.name not in model.prefilled_fields))
     rows.append([(s.t("btn.back"), ["back"]), (s.t("btn.cancel"), ["cancel"])])
     text = s.t("edit.title")
     s.screen(f"{prefix}\n\n{text}" if prefix else text, rows, replace=replace)
@@ -263,6 +263,9 @@ def _field_rows(s: Session, fields: tuple[FieldSpec, ...]) -> list[Row]:
 def pick_field(s: Session, model: ModelSpec, name: str) -> None:
     """A field button on the options or edit screen: ask that field."""
     w = s.st["wizard"]
+    if name in model.prefilled_fields:  # taken from the source job: not the user's to change
+        show_current(s, replace=True)
+        return
     w["mode"] = "optional" if w["phase"] == "options" else "edit"
     ask(s, model, model.field(name), replace=True)
 
@@ -300,7 +303,7 @@ def confirm_screen(
     shown_price = s.t("price.free") if model.free else s.credits(price)
     lines = [s.t("confirm.title"), s.t("confirm.model", title=model.title.get(s.lang))]
     for f in model.fields:
-        if f.name in inputs:
+        if f.name in inputs and f.name not in model.prefilled_fields:
             lines.append(f"• {name(s, f)}: {show_value(s, f, inputs[f.name])}")
     lines.append(s.t("confirm.price", price=shown_price))
     lines.append(s.t("confirm.balance", balance=s.credits(balance),

@@ -50,6 +50,8 @@ class Job:
     """The files the user sent (``FileRecord`` dicts), whose URLs are in ``input``."""
     result_text: str | None = None
     """A text result (speech-to-text), instead of ``result_urls``."""
+    result_ids: tuple[str, ...] = ()
+    """KIE's ids of the results, in ``result_urls`` order (Suno: the tracks' ids)."""
 
     @classmethod
     def from_row(cls, row: Row) -> Job:
@@ -67,6 +69,7 @@ class Job:
             submit_outcome_at=row.get("submit_outcome_at"),
             files=tuple(row.get("files") or ()),
             result_text=row.get("result_text"),
+            result_ids=tuple(row.get("result_ids") or ()),
         )
 
 
@@ -136,7 +139,8 @@ def confirm_in(
 def move(
     tx: Tx, job_id: int, to: JobState, cause: Cause, *, detail: str | None = None,
     failure: Failure | None = None, result_urls: tuple[str, ...] | None = None,
-    result_text: str | None = None, check_in: float | None = None,
+    result_text: str | None = None, result_ids: tuple[str, ...] = (),
+    check_in: float | None = None,
     only_from: Collection[JobState] | None = None,
 ) -> Job | None:
     """The guarded move; ``None`` when the job is not (any longer) in a state that may move
@@ -154,7 +158,8 @@ def move(
         "job_move", job_id=job_id, to=to.value, cause=cause.value, detail=detail,
         failure=failure.value if failure else None,
         result_urls=jsonb(list(result_urls)) if result_urls is not None else None,
-        result_text=result_text, check_in=check_in, allowed=[s.value for s in sorted(allowed)],
+        result_text=result_text, result_ids=jsonb(list(result_ids)) if result_ids else None,
+        check_in=check_in, allowed=[s.value for s in sorted(allowed)],
     )
     if row is None:
         return None
