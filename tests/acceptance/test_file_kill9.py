@@ -89,6 +89,7 @@ def test_kill9_mid_album_upload_leaves_done_working_after_the_restart(
     node.start()
     person = Person(telegram, 903)
     person.say("/start", "What would you like to make?")
+    person.step("Images", "what should the model do?")
     person.step("Image editing", "choose a model")
     person.step("Nano Banana Edit", "Price")
     person.step("Start", "Describe")
