@@ -358,7 +358,8 @@ URLS = ["https://cdn.example/a.png", "https://cdn.example/b.png"]
     ("suno", {"taskId": "t", "status": "SUCCESS", "response": {"sunoData": [
         {"id": "1", "audioUrl": URLS[0], "streamAudioUrl": "https://cdn.example/s1"},
         {"id": "2", "audioUrl": "", "streamAudioUrl": "https://cdn.example/s2"}]}},
-     TaskReport("t", TaskState.SUCCESS, (URLS[0], "https://cdn.example/s2"))),
+     TaskReport("t", TaskState.SUCCESS, (URLS[0], "https://cdn.example/s2"),
+                result_ids=("1", "2"))),  # each track's id, for its extend
     ("suno", {"taskId": "t", "status": "SENSITIVE_WORD_ERROR", "errorMessage": "bad words"},
      TaskReport("t", TaskState.FAILED, (), "SENSITIVE_WORD_ERROR", "bad words")),
     ("suno", {"taskId": "t", "status": "GENERATE_AUDIO_FAILED", "errorCode": 500},

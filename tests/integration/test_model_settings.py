@@ -17,10 +17,11 @@ import requests
 from gateways.node import Node
 from sandbox.kie_emulator import KieEmulator
 from tests.integration.test_file_inputs import captured, job_rows, press, texts, wait_text
-from tests.support.chat_harness import ADMIN, ChatHarness
+from tests.support.chat_harness import ADMIN, ChatHarness, ChatOptions
 from tests.support.telegram_node import KIE_KEY, Telegram, start_node, status
 from tests.support.waiting import wait_until
 from trt_actors.catalog.model import load_catalog
+from trt_actors.domain.admin import AccountPolicy
 from trt_actors.infra.store import Store
 from trt_actors.messages import GetUrl
 
@@ -32,7 +33,8 @@ USER = 611
 
 @pytest.fixture
 def harness(store: Store) -> Iterator[ChatHarness]:
-    h = ChatHarness(store)
+    # One user confirms several jobs in a row here: the per-user limits are not under test.
+    h = ChatHarness(store, ChatOptions(account=AccountPolicy(max_jobs_in_flight=10)))
     try:
         yield h
     finally:
