@@ -207,6 +207,22 @@ class NodeProc:
         times = self.process().cpu_times()
         return float(times.user + times.system)
 
+    def helper_cpu_seconds(self) -> dict[int, float]:
+        """CPU time so far of each process the node started (its file transfer workers and
+        their fork server), by pid."""
+        times: dict[int, float] = {}
+        try:
+            children = self.process().children(recursive=True)
+        except psutil.Error:
+            return times
+        for child in children:
+            try:
+                cpu = child.cpu_times()
+            except psutil.Error:  # exited meanwhile
+                continue
+            times[child.pid] = cpu.user + cpu.system
+        return times
+
     def kill9(self) -> None:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
@@ -351,17 +367,20 @@ class CpuSplit:
             times[proc.pid] = cpu.user + cpu.system
         return times
 
-    def _now(self) -> tuple[float, float, dict[int, float]]:
+    def _now(self) -> tuple[float, float, dict[int, float], dict[int, float]]:
         mine = psutil.Process().cpu_times()
-        return self.node.cpu_seconds(), mine.user + mine.system, self._pg()
+        return (self.node.cpu_seconds(), mine.user + mine.system, self._pg(),
+                self.node.helper_cpu_seconds())
 
     def note(self) -> str:
         wall = max(1e-9, time.monotonic() - self._started)
-        (node0, bench0, pg0), (node1, bench1, pg1) = self._before, self._now()
+        (node0, bench0, pg0, kids0), (node1, bench1, pg1, kids1) = self._before, self._now()
         node, bench = (node1 - node0) / wall, (bench1 - bench0) / wall
         pg = sum(max(0.0, t - pg0.get(pid, 0.0)) for pid, t in pg1.items()) / wall
-        return (f"CPU in cores: node {node:.2f}, emulators + load {bench:.2f}, PostgreSQL "
-                f"{pg:.2f}, of {os.cpu_count()}")
+        kids = sum(max(0.0, t - kids0.get(pid, 0.0)) for pid, t in kids1.items()) / wall
+        helpers = f", node's transfer workers {kids:.2f}" if kids1 else ""
+        return (f"CPU in cores: node {node:.2f}{helpers}, emulators + load {bench:.2f}, "
+                f"PostgreSQL {pg:.2f}, of {os.cpu_count()}")
 
 
 def _postmaster(database_url: str) -> psutil.Process | None:

@@ -82,13 +82,14 @@ class Sizes:
     p9_press_rate: float = 10.0
     """P9 (c): button presses per second (a third of the bot-wide limit: the rest is the
     backlog's)."""
+    p7_rounds: int = 3
 
 
 FULL = Sizes()
 QUICK = Sizes(p1_jobs=60, pgbench_s=3, p2_seconds=3.0, waiting_jobs=10_000, p3_observe_s=4.0,
               p4_jobs=16, p4_task_s=4.0, p5_results=150, p5_chats=30,
               waiting_jobs_large=20_000, p8_rows=20_000, p8_seconds=3.0,
-              p7_users=5, p7_photo_mb=2, p7_timed=2, p7_idle_s=3.0,
+              p7_users=5, p7_photo_mb=2, p7_timed=2, p7_idle_s=3.0, p7_rounds=1,
               p9_single=3, p9_users=30, p9_backlog=100)
 
 
@@ -126,7 +127,8 @@ def run_selected(env: BenchEnv, only: list[str], sizes: Sizes) -> list[Row]:
         (("P4",), lambda: bench_waiting.p4_dropped(env, s.p4_jobs, s.p4_task_s)),
         (("P5",), lambda: bench_delivery.p5_backlog(env, s.p5_results, s.p5_chats)),
         (("P7",), lambda: bench_media.p7_uploads(
-            env, s.p7_users, s.p7_photo_mb, s.p7_timed, s.p7_timed_mb, s.p7_idle_s)),
+            env, s.p7_users, s.p7_photo_mb, s.p7_timed, s.p7_timed_mb, s.p7_idle_s,
+            s.p7_rounds)),
         (("P8",), lambda: bench_retention.p8_purge(env, s.p8_rows, s.p8_seconds)),
         (("P9",), lambda: bench_answers.p9_answers(env, s.p9_single, s.p9_users,
                                                    s.p9_backlog, s.p9_press_rate)),
