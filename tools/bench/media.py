@@ -1,6 +1,6 @@
 """P7: nobody waits for someone else's upload.
 
-Users bring Remove Background's wizard to its image question (its only field: the photo is
+Users bring Crisp Upscale's wizard to its image question (its only field: the photo is
 followed by the confirm screen). Other users send ``/balance`` over and over from a few
 threads; each answer's latency is the bot's reply ``sent_at`` minus the user's message
 ``sent_at``, both recorded by the Telegram emulator (no polling granularity in them). The
@@ -33,7 +33,9 @@ from tools.bench.pipeline import UNLIMITED_TELEGRAM
 
 FIRST_USER = 700_000
 MB = 1024 * 1024
-KIND, MODEL = "Remove background", "Remove Background"
+KIND, MODEL = "Upscale", "Crisp Upscale"
+"""A model whose only field is an image, with no size limit of its own under 20 MB (Remove
+Background takes at most 5 MB)."""
 ASKED, NEXT = "photo or file", "check your order"
 PROBERS = 4
 """Users sending ``/balance`` in a loop, each from a thread of its own."""
@@ -238,7 +240,7 @@ def p7_uploads(env: BenchEnv, users: int, photo_mb: int, timed: int, timed_mb: i
     link_ratio = link_p99 / idle_p99 if idle_p99 > 0 else float("inf")
     window = median(windows)
     note = (f"{rounds} rounds of: an idle phase, {users} new users × {photo_mb} MB photos at "
-            f"once (Remove Background's image question), an idle phase, {users} other new "
+            f"once (Crisp Upscale's image question), an idle phase, {users} other new "
             f"users sending a link instead (the control: the same answers, no transfer); all "
             f"confirm screens {window:.1f} s after the first photo (median of the rounds) "
             f"({users * photo_mb / window:.0f} MB/s through getFile → download → KIE upload); "
