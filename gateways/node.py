@@ -94,7 +94,8 @@ class Node:
         self.kie = KieClient(s.kie_api_url, s.kie_api_key.get_secret_value(),
                              create_limit=(s.kie_create_per_10s, 10.0),
                              status_limit=(int(s.kie_status_per_s), 1.0))
-        self.job_messages = JobMessages(catalog, referral_credits=s.referral_credits)
+        self.job_messages = JobMessages(catalog, referral_credits=s.referral_credits,
+                                        progress_after_s=s.progress_after_s)
         self.live_catalog = LiveCatalog(catalog, s.credits_per_kie_credit)
         """The catalog as users see it now: the operator's prices and switches over it."""
         token = s.telegram_token.get_secret_value()

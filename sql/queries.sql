@@ -329,9 +329,26 @@ WHERE jobs.id = d.job_id AND jobs.state IN ('submitted', 'running')
 -- ======================================= outbox ==========================================
 
 -- name: outbox_insert --
-INSERT INTO outbox (chat_id, job_id, kind, payload, dedup_key)
-VALUES (%(chat_id)s, %(job_id)s, %(kind)s, %(payload)s, %(dedup_key)s)
+-- `delay` > 0: the row is due that many seconds from now (a job's progress message, sent only
+-- if the job still runs then).
+INSERT INTO outbox (chat_id, job_id, kind, payload, dedup_key, not_before)
+VALUES (%(chat_id)s, %(job_id)s, %(kind)s, %(payload)s, %(dedup_key)s,
+        now() + make_interval(secs => %(delay)s::float8))
 ON CONFLICT (dedup_key) DO NOTHING
+RETURNING id
+
+-- name: outbox_deferred_rewrite --
+-- A job's progress message not due yet (never tried): it will show this text when it goes.
+UPDATE outbox SET payload = %(payload)s
+WHERE id = %(id)s AND status = 'pending' AND attempts = 0 AND not_before > now()
+RETURNING id
+
+-- name: outbox_deferred_drop --
+-- A job's progress message not due yet (never tried) when the job already has its outcome:
+-- settled without sending (message_ids stay null: nothing ever edits it).
+UPDATE outbox SET status = 'sent', sent_at = now(),
+                  error = 'not needed: the job ended before its progress message was due'
+WHERE id = %(id)s AND status = 'pending' AND attempts = 0 AND not_before > now()
 RETURNING id
 
 -- name: purge_outbox --
@@ -527,7 +544,8 @@ UPDATE outbox SET status = 'pending', claim_epoch = NULL WHERE status = 'sending
 -- confirm), 1 a job's result or follow-up, 2 a progress edit, 3 a broadcast. Chats go by
 -- urgency, the most urgent class among their pending rows (a row pending longer than
 -- `starve_after` seconds counts as 0: nothing starves), then oldest first; only chats of
--- urgency <= `max_priority`. A chat's rows are always taken as a prefix, oldest first, so its
+-- urgency <= `max_priority`. A progress message not due yet (`status`, never tried: sent
+-- only if its job still runs then) holds nothing back. A chat's rows are always taken as a prefix, oldest first, so its
 -- order never changes.
 UPDATE outbox SET status = 'sending', attempts = attempts + 1, claim_epoch = %(epoch)s
 FROM (
@@ -554,7 +572,8 @@ FROM (
           AND (%(answers)s OR NOT EXISTS (
                 SELECT 1 FROM outbox AS e
                 WHERE e.status = 'pending' AND e.not_before > now() AND e.chat_id = o.chat_id
-                  AND e.id < o.id AND e.kind NOT IN ('answer_callback', 'answer_precheckout')))
+                  AND e.id < o.id AND e.kind NOT IN ('answer_callback', 'answer_precheckout')
+                  AND NOT (e.kind = 'status' AND e.attempts = 0)))
     ) AS due ON due.id = x.id
     ORDER BY due.urgency, x.id
     LIMIT %(limit)s
@@ -580,6 +599,11 @@ RETURNING id
 SELECT id FROM outbox
 WHERE id = %(id)s AND status = 'sending' AND claim_epoch = %(epoch)s
 FOR UPDATE
+
+-- name: delivery_mine --
+-- Before sending a row no job moves with: still this incarnation's (read only, no lock).
+SELECT id FROM outbox
+WHERE id = %(id)s AND status = 'sending' AND claim_epoch = %(epoch)s
 
 -- name: delivery_sent --
 -- Settled only by the incarnation that holds the claim (a stale one's "sent" is refused).

@@ -362,22 +362,24 @@ class Delivery(SupervisedActor):
         s = self.settings
         epoch = self.outcomes.epoch
 
-        def claim(answers: bool, limit: int, max_priority: int) -> list[dict[str, Any]]:
-            # Rows that waited ``starve_after`` count as urgent when memory has room, never
-            # past it (a backlog ages as a whole: it must not flood memory).
-            aged = s.starve_after if max_priority == ANY_CLASS else NEVER_AGED
-            return self.store.all("delivery_claim", answers=answers, limit=limit,
-                                  per_chat=0 if answers else s.per_chat_queued,
-                                  max_priority=max_priority, starve_after=aged, epoch=epoch)
+        # The three claims are one transaction: one commit per look at the outbox.
+        with self.store.transaction() as tx:
+            def claim(answers: bool, limit: int, max_priority: int) -> list[dict[str, Any]]:
+                # Rows that waited ``starve_after`` count as urgent when memory has room, never
+                # past it (a backlog ages as a whole: it must not flood memory).
+                aged = s.starve_after if max_priority == ANY_CLASS else NEVER_AGED
+                return tx.all("delivery_claim", answers=answers, limit=limit,
+                              per_chat=0 if answers else s.per_chat_queued,
+                              max_priority=max_priority, starve_after=aged, epoch=epoch)
 
-        rows = claim(True, s.batch, ANY_CLASS)
-        # Chats with an answer to what a user just did are claimed even when the queue in
-        # memory is full of results: a button press never waits for a backlog to drain.
-        urgent = claim(False, s.batch, URGENT)
-        room = min(s.batch, s.max_queued - self.stats.queued - len(urgent))
-        rows += urgent
-        if room > 0:
-            rows += claim(False, room, ANY_CLASS)
+            rows = claim(True, s.batch, ANY_CLASS)
+            # Chats with an answer to what a user just did are claimed even when the queue in
+            # memory is full of results: a button press never waits for a backlog to drain.
+            urgent = claim(False, s.batch, URGENT)
+            room = min(s.batch, s.max_queued - self.stats.queued - len(urgent))
+            rows += urgent
+            if room > 0:
+                rows += claim(False, room, ANY_CLASS)
         if not rows:
             return
         items = [Item(r["id"], r["chat_id"], r["job_id"], r["kind"], r["payload"],

@@ -52,20 +52,11 @@ class Outcomes:
 
     def prepare(self, item: Item) -> tuple[bool, int | None]:
         """Before sending: ``(send?, message id a status_edit should edit)``."""
+        if item.kind not in RESULT_KINDS or item.job_id is None:
+            return self._prepare_message(item)
         with self.store.transaction() as tx:
             if tx.one("delivery_owned", id=item.id, epoch=self.epoch) is None:
                 return False, None  # a successor claimed it: it is not ours to send
-            if item.kind == "status_edit":
-                status_outbox_id = int(item.payload.get("status_outbox_id") or 0)
-                if tx.one("delivery_superseded", id=item.id, epoch=self.epoch,
-                          job_id=item.job_id, status_outbox_id=status_outbox_id) is not None:
-                    return False, None  # a later edit of the same message will show its text
-                row = tx.one("delivery_status_message", job_id=item.job_id,
-                             status_outbox_id=status_outbox_id)
-                ids = row["message_ids"] if row else None
-                return True, int(ids[0]) if ids else None
-            if item.kind not in RESULT_KINDS or item.job_id is None:
-                return True, None
             job = jobs.load(tx, item.job_id)
             if job is None:
                 tx.one("delivery_failed", id=item.id, error=f"job {item.job_id} not found",
@@ -87,6 +78,24 @@ class Outcomes:
                        error=f"job {job.id} is {job.state.value}; result not sent")
                 return False, None
             return True, None
+
+    def _prepare_message(self, item: Item) -> tuple[bool, int | None]:
+        """``prepare`` for a row no job moves with (an answer, a text, a progress message or
+        its edit): read-only checks, each a statement of its own (no lock, no transaction:
+        nothing changes with the send, and every settle is guarded on the epoch)."""
+        with self.store.statements() as tx:
+            if tx.one("delivery_mine", id=item.id, epoch=self.epoch) is None:
+                return False, None  # a successor claimed it: it is not ours to send
+            if item.kind != "status_edit":
+                return True, None
+            status_outbox_id = int(item.payload.get("status_outbox_id") or 0)
+            if tx.one("delivery_superseded", id=item.id, epoch=self.epoch,
+                      job_id=item.job_id, status_outbox_id=status_outbox_id) is not None:
+                return False, None  # a later edit of the same message will show its text
+            row = tx.one("delivery_status_message", job_id=item.job_id,
+                         status_outbox_id=status_outbox_id)
+            ids = row["message_ids"] if row else None
+            return True, int(ids[0]) if ids else None
 
     def sent(self, item: Item, message_ids: list[int]) -> bool:
         """Record the send (a result's job DELIVERED, hold captured); False when the row is

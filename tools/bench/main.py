@@ -3,6 +3,10 @@
     P1  full-pipeline jobs/s (confirm → createTask → callback → delivered) with zero-latency
         emulators, write transactions per job, and the ratio to PostgreSQL's own commit rate
         (pgbench, same server, same number of clients)                        target ≥ 0.5
+        the cost of a job: PostgreSQL commits, Bot API calls and the node's CPU ms per job;
+        beside it the baseline, a plain python-telegram-bot bot making the same Bot API calls
+        per job with no database (tools/bench/plain_bot.py), and P1's jobs/s and CPU per job
+        as ratios to it, workers = 1                                  ≥ 1.0×; ≤ 2×
     P2  callback received → Telegram send, p50 / p99 at 100 callbacks/s      ≤ 5 / ≤ 25 ms
     P3  100,000 and 1,000,000 jobs waiting on KIE: RSS, threads, /status time
                                                                 ≤ 250 MB, ≤ 64, < 100 ms

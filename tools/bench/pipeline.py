@@ -4,8 +4,10 @@ Telegram send latency at a sustained callback rate)."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +16,9 @@ import requests
 
 from sandbox.telegram_emulator import TelegramEmulator
 from tools.bench import seed as bench_seed
+from tools.bench.baseline import BASELINE, plan_of, run_baseline
+from tools.bench.baseline import rows as baseline_rows
+from tools.bench.cost import Commits, JobCost, bot_api_calls, per_method
 from tools.bench.env import (
     BenchEnv,
     CpuSplit,
@@ -28,6 +33,7 @@ from tools.bench.env import (
 )
 
 FIRST_USER = 500_000
+log = logging.getLogger("trt.bench")
 UNLIMITED_TELEGRAM = {"TRT_TELEGRAM_PER_S": "100000", "TRT_TELEGRAM_PER_CHAT_S": "100000"}
 """The node's own Telegram pacing, lifted where the emulator's flood limits are off."""
 
@@ -47,6 +53,47 @@ def _confirm_screen(telegram: TelegramEmulator, user: int) -> tuple[int, str] | 
     return None
 
 
+def _orders(telegram: TelegramEmulator, users: range) -> dict[int, tuple[int, str]]:
+    """Every user orders by ``/gen``; their confirm screens once all are shown."""
+    for user in users:
+        telegram.send_text(user, f'/gen {bench_seed.MODEL} prompt="bench picture {user}"')
+    screens: dict[int, tuple[int, str]] = {}
+
+    def all_screens() -> bool:
+        for user in users:
+            if user not in screens and (found := _confirm_screen(telegram, user)):
+                screens[user] = found
+        return len(screens) == len(users)
+
+    wait_for(all_screens, 60 + len(users) / 5, "every confirm screen", poll=0.2)
+    return screens
+
+
+PACED_RATE = 10.0
+"""P1's second look at the calls: presses at this rate, well under the node's pace, so each
+job is done in well under ``TRT_PROGRESS_AFTER_S`` (in the burst, most jobs wait longer in
+the queue and get their progress message)."""
+
+
+def _paced_calls(url: str, telegram: TelegramEmulator, users: range) -> JobCost:
+    """Bot API calls per job when the users press at ``PACED_RATE`` (commits and CPU are
+    not measured here: the burst measures them)."""
+    screens = _orders(telegram, users)
+    before = bot_api_calls(telegram)
+    start = time.monotonic()
+    for i, (user, (message_id, data)) in enumerate(screens.items()):
+        delay = start + i / PACED_RATE - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)  # the load generator's pacing, not synchronisation
+        telegram.press_button(user, message_id, data)
+    done = b"SELECT count(*) AS n FROM outbox WHERE status IN ('pending', 'sending')"
+    delivered = b"SELECT count(*) AS n FROM jobs WHERE state = 'delivered'"
+    wait_for(lambda: _count(url, delivered) >= users.stop - FIRST_USER
+             and _count(url, done) == 0, 60 + len(users), "the paced jobs delivered", 0.1)
+    calls = per_method(before, bot_api_calls(telegram))
+    return JobCost(0.0, sum(calls.values()) / len(users), 0.0, calls, len(users))
+
+
 def p1_throughput(env: BenchEnv, n: int, pgbench_seconds: int) -> list[Row]:
     """Users each press the confirm button of a ``/gen`` order once; the clock runs from the
     first press until the database records the last job DELIVERED (the result is in the
@@ -57,47 +104,56 @@ def p1_throughput(env: BenchEnv, n: int, pgbench_seconds: int) -> list[Row]:
             env.node(url, kie, telegram, "p1", overrides={"kie_create_per_10s": 1_000_000},
                      TRT_WELCOME_CREDITS="100", **UNLIMITED_TELEGRAM) as node:
         users = range(FIRST_USER, FIRST_USER + n)
-        for user in users:
-            telegram.send_text(user, f'/gen {bench_seed.MODEL} prompt="bench picture {user}"')
-        screens: dict[int, tuple[int, str]] = {}
-
-        def all_screens() -> bool:
-            for user in users:
-                if user not in screens and (found := _confirm_screen(telegram, user)):
-                    screens[user] = found
-            return len(screens) == n
-
-        wait_for(all_screens, 60 + n / 5, "every confirm screen", poll=0.2)
+        screens = _orders(telegram, users)
         xid_before = next_xid(url)
+        commits = Commits(url)
+        calls_before = bot_api_calls(telegram)
         cpu_before, split = node.cpu_seconds(), CpuSplit(node)
         started = time.time()
         for user, (message_id, data) in screens.items():
             telegram.press_button(user, message_id, data)
-        delivered = b"SELECT count(*) AS n FROM jobs WHERE state = 'delivered'"
-        wait_for(lambda: _count(url, delivered) >= n, 120 + n, "every job delivered", 0.05)
-        with connect(url) as conn:
-            row = conn.execute(b"SELECT EXTRACT(EPOCH FROM max(finished_at))::float8 AS t "
-                               b"FROM jobs").fetchone()
+        wait_for(lambda: commits.delivered() >= n, 120 + n, "every job delivered", 0.05)
+        row = commits.one(b"SELECT EXTRACT(EPOCH FROM max(finished_at))::float8 AS t "
+                          b"FROM jobs")
         finished = float(row["t"]) if row else time.time()
+        # What follows a delivery (the progress message's "done" edit) is part of the job.
+        wait_for(lambda: commits.outbox_drained(), 60 + n / 10, "the outbox drained", 0.1)
+        commits.own += 1  # next_xid's read
         writes = next_xid(url) - xid_before
-        cpu = (node.cpu_seconds() - cpu_before) / (time.time() - started)
+        cpu_s = node.cpu_seconds() - cpu_before
+        cpu = cpu_s / (time.time() - started)
+        calls = per_method(calls_before, bot_api_calls(telegram))
         load = f"{split.note()}; {load_note()}"
         pool = node.status()["db_pool"]
         results = sum(1 for user in users for m in telegram.messages(user) if m.get("media"))
+        committed = commits.total()
+        paced = _paced_calls(url, telegram, range(FIRST_USER + n, FIRST_USER + n + n // 10))
     clients = int(pool.get("pool_size") or pool.get("pool_max") or 16)
     elapsed = finished - started
     jobs_per_s = n / elapsed
     per_job = writes / n
+    cost = JobCost(committed / n, sum(calls.values()) / n, cpu_s * 1000 / n, calls, n)
     pg_tps = env.pgbench(url, clients, pgbench_seconds)
     ratio = jobs_per_s * per_job / pg_tps
     note = (f"{n} jobs in {elapsed:.1f} s; {results} results in the Telegram emulator; "
             f"pgbench: {clients} clients (the node's pool size), {pgbench_seconds} s; "
             f"the node process used {cpu:.0%} of one core; {load}")
+    try:  # the same users, the same presses, the node's calls per job: side by side
+        base = run_baseline(env, n, plan_of(cost.methods, n), FIRST_USER)
+        versus = baseline_rows(base, jobs_per_s, cost.cpu_ms)
+    except Exception as exc:  # P1's own numbers stand without it
+        log.error("P1 baseline failed:\n%s", traceback.format_exc())
+        versus = [Row("P1", f"{BASELINE}: failed", type(exc).__name__, met=False,
+                      note=str(exc)[:300])]
     return [
         Row("P1", "pipeline jobs/s (confirm → delivered)", f"{jobs_per_s:.1f}", note=note),
         Row("P1", "write transactions (commits) per job", f"{per_job:.1f}"),
+        *cost.rows("P1"),
+        Row("P1", f"Bot API calls per job, {PACED_RATE:.0f} presses/s (no queue)",
+            f"{paced.calls:.2f}", note=paced.calls_note()),
         Row("P1", f"PostgreSQL commits/s, pgbench -c {clients}", f"{pg_tps:.0f}"),
         Row("P1", "our commit rate / PostgreSQL's", f"{ratio:.2f}", "≥ 0.5", ratio >= 0.5),
+        *versus,
     ]
 
 

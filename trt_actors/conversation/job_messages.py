@@ -7,6 +7,8 @@ request: free, at most ``RESEND_CAP`` times per job.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from trt_actors.catalog.model import Catalog
 from trt_actors.conversation import texts
 from trt_actors.conversation.next_step import result_buttons
@@ -14,7 +16,7 @@ from trt_actors.domain import ledger, referrals
 from trt_actors.domain.jobs import Job, load
 from trt_actors.domain.outbox import add
 from trt_actors.domain.states import Failure, JobState
-from trt_actors.infra.store import Tx
+from trt_actors.infra.store import Tx, jsonb
 
 RESEND_CAP = 3
 """Re-sends of one job's result a user may ask for (free; each is a send in the chat)."""
@@ -28,19 +30,27 @@ def language_of(tx: Tx, user_id: int) -> str:
 
 
 class JobMessages:
-    """The outbox side of a job's life: progress, result, failure."""
+    """The outbox side of a job's life: progress, result, failure.
 
-    def __init__(self, catalog: Catalog, *, referral_credits: int = 0) -> None:
+    ``progress_after_s`` > 0: the progress message is due that long after confirm, and a job
+    with its outcome before then never shows one (its result or failure comes alone); 0: it
+    goes at once."""
+
+    def __init__(self, catalog: Catalog, *, referral_credits: int = 0,
+                 progress_after_s: float = 0.0) -> None:
         self.catalog = catalog
         self.referral_credits = referral_credits
         """``TRT_REFERRAL_CREDITS``: paid to the inviter at an invitee's first paid delivery."""
+        self.progress_after_s = progress_after_s
 
     def accepted(self, tx: Tx, job: Job) -> None:
-        """The progress message, sent once at confirm; later stages edit it."""
+        """The progress message, sent once (``progress_after_s`` after confirm); later
+        stages edit it."""
         lang = language_of(tx, job.user_id)
         outbox_id = add(tx, job.chat_id, "status",
                         {"text": texts.job_progress(lang, "queued", job_id=job.id)},
-                        dedup_key=f"job:{job.id}:status", job_id=job.id)
+                        dedup_key=f"job:{job.id}:status", job_id=job.id,
+                        delay=self.progress_after_s)
         if outbox_id is not None:
             tx.run("job_set_status_message", job_id=job.id, outbox_id=outbox_id)
 
@@ -48,12 +58,24 @@ class JobMessages:
         if job.status_outbox_id is None:
             return
         lang = language_of(tx, job.user_id)
+        payload = {"text": texts.job_progress(lang, "generating", job_id=job.id)}
+        if tx.one("outbox_deferred_rewrite", id=job.status_outbox_id, payload=jsonb(payload)):
+            return  # not shown yet: it will show this stage when it goes
         add(tx, job.chat_id, "status_edit",
-            {"text": texts.job_progress(lang, "generating", job_id=job.id),
-             "status_outbox_id": job.status_outbox_id},
+            {**payload, "status_outbox_id": job.status_outbox_id},
             dedup_key=f"job:{job.id}:status:{job.state.value}", job_id=job.id)
 
+    def _ended(self, tx: Tx, job: Job) -> Job:
+        """The job has its outcome: a progress message not due yet is dropped unsent (and
+        forgotten by the job, so nothing will edit it); the job as it is now."""
+        if job.status_outbox_id is None or \
+                tx.one("outbox_deferred_drop", id=job.status_outbox_id) is None:
+            return job
+        tx.run("job_set_status_message", job_id=job.id, outbox_id=None)
+        return replace(job, status_outbox_id=None)
+
     def result_ready(self, tx: Tx, job: Job) -> None:
+        self._ended(tx, job)
         add(tx, job.chat_id, "result", self._result_payload(tx, job, list(job.result_urls)),
             dedup_key=f"job:{job.id}:result", job_id=job.id)
 
@@ -114,6 +136,7 @@ class JobMessages:
                                      kie_message=detail if failure is Failure.KIE_FAILED else None)
         if failure is Failure.UNDELIVERABLE:
             return  # the chat refuses our messages; telling it would fail the same way
+        job = self._ended(tx, job)
         if job.status_outbox_id is not None:
             add(tx, job.chat_id, "status_edit",
                 {"text": text, "status_outbox_id": job.status_outbox_id},

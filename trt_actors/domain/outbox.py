@@ -6,7 +6,9 @@ says what to do with its ``payload``:
 - ``text``: ``{"text", "buttons"?: [[{"label", "data"}]], "edit_message_id"?}`` — a message,
   or an edit of an earlier one when ``edit_message_id`` is set;
 - ``status``: a job's progress message ``{"text"}``; its Telegram message id is recorded so
-  later ``status_edit`` rows (``{"text", "status_outbox_id"}``) can edit it;
+  later ``status_edit`` rows (``{"text", "status_outbox_id"}``) can edit it. It may be
+  deferred (``TRT_PROGRESS_AFTER_S``): due a few seconds after confirm, and dropped unsent
+  when the job has its outcome before then (a fast job's user gets the result alone);
 - ``result``: ``{"urls", "result_kind", "caption"}`` — a job's media; sending it moves the
   job SUCCEEDED → DELIVERING → DELIVERED (hold captured); ``resend``, the same payload: a
   copy of a delivered job's result its owner asked for (no job move, no charge);
@@ -47,9 +49,10 @@ class Priority(IntEnum):
 
 def add(
     tx: Tx, chat_id: int, kind: str, payload: dict[str, Any], *, dedup_key: str | None = None,
-    job_id: int | None = None,
+    job_id: int | None = None, delay: float = 0.0,
 ) -> int | None:
-    """Queue one outgoing action; ``None`` when ``dedup_key`` was already queued."""
+    """Queue one outgoing action (due ``delay`` seconds from now); ``None`` when
+    ``dedup_key`` was already queued."""
     row = tx.one("outbox_insert", chat_id=chat_id, job_id=job_id, kind=kind,
-                 payload=jsonb(payload), dedup_key=dedup_key)
+                 payload=jsonb(payload), dedup_key=dedup_key, delay=delay)
     return row["id"] if row else None

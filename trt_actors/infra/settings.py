@@ -99,6 +99,9 @@ class Settings(DatabaseSettings):
     # A private chat's token bucket: this many sends at once, then TRT_TELEGRAM_PER_CHAT_S
     # (Telegram's FAQ allows short bursts in a chat, about one message a second over time).
     telegram_chat_burst: int = Field(3, ge=1, le=10, validation_alias="TRT_TELEGRAM_CHAT_BURST")
+    # A job's progress message goes only if the job still runs this long after confirm: a
+    # fast job's user gets the result alone (0: at once, always).
+    progress_after_s: float = Field(3, ge=0, le=60, validation_alias="TRT_PROGRESS_AFTER_S")
     # How long a media send waits for Telegram's answer: one that times out is "maybe sent"
     # (README: "Delivery promise"), so this is generous.
     telegram_media_timeout_s: float = Field(
