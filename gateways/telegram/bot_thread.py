@@ -18,7 +18,7 @@ import telegram
 from telegram.error import NetworkError
 from telegram.request import HTTPXRequest
 
-from gateways.telegram.send import Redactor
+from gateways.telegram.send_errors import Redactor
 from trt_actors import TelegramError
 
 log = logging.getLogger("trt.delivery")

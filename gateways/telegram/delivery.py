@@ -58,10 +58,9 @@ from gateways.telegram.bot_thread import BotThread
 from gateways.telegram.delivery_outcomes import Outcomes
 from gateways.telegram.delivery_stats import DeliveryPolicy, DeliveryStats
 from gateways.telegram.pacer import Pacer, SendGate
-from gateways.telegram.send import (
-    Item,
+from gateways.telegram.send import Item, TelegramSender
+from gateways.telegram.send_errors import (
     Redactor,
-    TelegramSender,
     Verdict,
     classify,
     flood_wait,

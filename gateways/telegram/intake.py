@@ -45,7 +45,7 @@ from telegram.error import (
 )
 
 from gateways.published import Published
-from gateways.telegram.send import flood_wait
+from gateways.telegram.send_errors import flood_wait
 from gateways.telegram.webhook import (
     CONFLICT_ALERTS,
     WEBHOOK,

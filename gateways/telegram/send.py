@@ -19,31 +19,24 @@ links in one message. Errors are raised as PTB's own exceptions; the caller deci
 from __future__ import annotations
 
 import asyncio
-import enum
-import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import telegram
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice
 from telegram.error import (
     BadRequest,
-    ChatMigrated,
-    EndPointNotFound,
-    Forbidden,
-    InvalidToken,
-    RetryAfter,
     TimedOut,
 )
 
 from gateways.telegram.download import DownloadFailed, download, file_name
 from gateways.telegram.pacer import SendGate
+from gateways.telegram.send_errors import Verdict, classify, maybe_sent
 from gateways.telegram.send_stored import STORED_KINDS, file_of, send_stored
 from gateways.telegram.text_result import send_text_result
-from trt_actors import retry_after_seconds, texts
+from trt_actors import texts
 
 MB = 1024 * 1024
 PHOTO_UPLOAD_LIMIT = 10 * MB
@@ -52,8 +45,6 @@ GROUP_MAX = 10
 _MEDIA_PROBLEM = re.compile(
     r"wrong file identifier|http url|failed to get|wrong type of the web page|webpage_curl_failed"
     r"|webpage_media_empty|wrong remote file|file is too big", re.IGNORECASE)
-_CHAT_GONE = re.compile(r"chat not found|user is deactivated|bot was blocked|bot was kicked"
-                        r"|have no rights to send|peer_id_invalid", re.IGNORECASE)
 _NOT_MODIFIED = re.compile(r"message is not modified", re.IGNORECASE)
 _EDIT_TARGET_GONE = re.compile(
     r"message to edit not found|message can't be edited|message_id_invalid", re.IGNORECASE)
@@ -102,77 +93,6 @@ class Item:
 ANSWER_KINDS = frozenset({"answer_callback", "answer_precheckout", "refund_stars"})
 RESULT_KINDS = frozenset({"result", "resend"})
 """A job's media: ``result`` settles the job; ``resend`` is a copy the user asked for."""
-
-
-class Verdict(enum.Enum):
-    """What to do after a failed call."""
-
-    RETRY_AFTER = "retry_after"   # flood control: wait retry_after, then the same call again
-    RETRY = "retry"               # timeout, network, 5xx: back off and try again
-    CHAT_GONE = "chat_gone"       # blocked / chat not found: nothing more reaches this chat
-    REJECTED = "rejected"         # Telegram refuses this message: retrying will not help
-    FATAL = "fatal"               # the token is no longer valid: the actor must stop
-
-
-def classify(exc: BaseException) -> Verdict:
-    if isinstance(exc, RetryAfter):
-        return Verdict.RETRY_AFTER
-    if isinstance(exc, InvalidToken):
-        return Verdict.FATAL
-    if isinstance(exc, Forbidden) or (isinstance(exc, BadRequest) and _CHAT_GONE.search(
-            exc.message)):
-        return Verdict.CHAT_GONE
-    if isinstance(exc, BadRequest | ChatMigrated | EndPointNotFound):
-        return Verdict.REJECTED
-    return Verdict.RETRY  # TimedOut, NetworkError (5xx), and anything unexpected
-
-
-def maybe_sent(exc: BaseException) -> bool:
-    """The whole request went out and no answer came back in time: Telegram may well have
-    acted on it. Only a read timeout says so. A connect, pool or write timeout never got a
-    whole request to Telegram, and a dropped connection is far more often an idle keep-alive
-    connection closed under the request than a lost answer: those are sent again."""
-    return isinstance(exc, TimedOut) and isinstance(exc.__cause__, httpx.ReadTimeout)
-
-
-def flood_wait(exc: RetryAfter) -> float:
-    """Seconds Telegram's flood control asks to wait (polling and delivery alike)."""
-    # PTB 22 warns on ``retry_after`` (it will become a timedelta); read the stored value.
-    value = getattr(exc, "_retry_after", None) or exc.retry_after
-    return retry_after_seconds(value) or 0.0
-
-
-class Redactor:
-    """Removes the bot token (and its secret half, also URL-encoded) from any text."""
-
-    def __init__(self, token: str) -> None:
-        secret = token.split(":", 1)[-1]
-        parts = {token, token.replace(":", "%3A"), secret} - {""}
-        self._pattern = re.compile("|".join(re.escape(p) for p in sorted(parts, key=len,
-                                                                           reverse=True)))
-
-    def __call__(self, text: str) -> str:
-        return self._pattern.sub("<token>", text)
-
-
-class _RedactFilter(logging.Filter):
-    def __init__(self, redact: Redactor) -> None:
-        super().__init__()
-        self.redact = redact
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = self.redact(record.getMessage()), None
-        return True
-
-
-def redact_library_logs(redact: Redactor) -> None:
-    """httpx logs every request URL at INFO and PTB its base URL at DEBUG: both hold the token."""
-    for name in ("httpx", "telegram", "telegram.Bot", "telegram.request.BaseRequest",
-                 "telegram.request.HTTPXRequest"):
-        logger = logging.getLogger(name)
-        for old in [f for f in logger.filters if isinstance(f, _RedactFilter)]:
-            logger.removeFilter(old)
-        logger.addFilter(_RedactFilter(redact))
 
 
 def keyboard(rows: Sequence[Sequence[dict[str, Any]]] | None) -> InlineKeyboardMarkup | None:

@@ -43,6 +43,9 @@ class NodeProcess:
             "TRT_CALLBACK_LISTEN": f"127.0.0.1:{self.callback_port}",
             "TRT_STATUS_LISTEN": f"127.0.0.1:{self.status_port}",
             "TRT_ADMIN_IDS": "1", "TRT_WELCOME_CREDITS": "20", "TRT_LOG_LEVEL": "INFO",
+            # The progress message at once: these flows follow it to "done" (the deferred
+            # default, TRT_PROGRESS_AFTER_S=3, is test_progress_message's subject).
+            "TRT_PROGRESS_AFTER_S": "0",
             **extra_env,
         }
         self.log_path = log_path

@@ -3,6 +3,7 @@ redeemed by 50 users at once gives exactly 10; an admin refunds a Stars top-up f
 card (Telegram's refundStarPayment called once, only the unspent credits taken back, the
 action on /status); a banned user gets one line.
 """
+# ruff: noqa: F811 (the fixtures imported from module_node are parameters of the tests)
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ import requests
 from sandbox.kie_emulator import KieEmulator
 from sandbox.telegram_emulator import TelegramEmulator
 from tests.acceptance.flows import Person, balance, query
-from tests.acceptance.harness import KIE_KEY, TOKEN, NodeProcess, wait_until
-from tests.conftest import Postgres
+from tests.acceptance.harness import KIE_KEY, NodeProcess, wait_until
+from tests.acceptance.module_node import database, running_node, telegram  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.acceptance
 
@@ -24,31 +25,12 @@ ADMIN = 1  # TRT_ADMIN_IDS, as the harness sets it
 
 
 @pytest.fixture(scope="module")
-def database(postgres: Postgres) -> Iterator[str]:
-    name = postgres.create_database()
-    try:
-        yield postgres.conninfo(name)
-    finally:
-        postgres.drop_database(name)
-
-
-@pytest.fixture(scope="module")
-def telegram() -> Iterator[TelegramEmulator]:
-    with TelegramEmulator(TOKEN, flood_limits=True) as emu:
-        yield emu
-
-
-@pytest.fixture(scope="module")
 def node(database: str, telegram: TelegramEmulator,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
-    with KieEmulator(KIE_KEY, duration_s=0.5) as kie:
-        proc = NodeProcess(database, kie, telegram,
-                           tmp_path_factory.mktemp("admin") / "node.log").start()
-        try:
-            yield proc
-        finally:
-            _, log = proc.finish()
-    assert "Traceback" not in log, log[-3000:]
+    with KieEmulator(KIE_KEY, duration_s=0.5) as kie, \
+            running_node(database, kie, telegram,
+                         tmp_path_factory.mktemp("admin") / "node.log") as proc:
+        yield proc
 
 
 def test_fifty_users_redeem_a_code_with_ten_uses_at_once_and_exactly_ten_get_it(

@@ -6,6 +6,7 @@ price, and the extend task KIE gets names the source's own task (Suno: its first
 stored with the song's result); it is delivered and charged once. KIE (the emulator) refuses
 a follow-up of a task it never made.
 """
+# ruff: noqa: F811 (the fixtures imported from module_node are parameters of the tests)
 
 from __future__ import annotations
 
@@ -18,22 +19,13 @@ from sandbox.kie_emulator import KieEmulator
 from sandbox.telegram_emulator import TelegramEmulator
 from tests.acceptance.flows import Person, View, balance, jobs_of, query
 from tests.acceptance.harness import KIE_KEY, TOKEN, NodeProcess, wait_until
-from tests.conftest import Postgres
+from tests.acceptance.module_node import database, running_node  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.acceptance
 
 WELCOME = 100  # TRT_WELCOME_CREDITS for this module
 VEO_FAST_PRICE = 30  # veo3_fast and veo3_fast-extend: 60 KIE credits × 0.5
 SUNO_PRICE = 6  # V4_5PLUS and its extend: 12 KIE credits × 0.5
-
-
-@pytest.fixture(scope="module")
-def database(postgres: Postgres) -> Iterator[str]:
-    name = postgres.create_database()
-    try:
-        yield postgres.conninfo(name)
-    finally:
-        postgres.drop_database(name)
 
 
 @pytest.fixture(scope="module")
@@ -51,14 +43,10 @@ def kie() -> Iterator[KieEmulator]:
 @pytest.fixture(scope="module")
 def node(database: str, telegram: TelegramEmulator, kie: KieEmulator,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
-    proc = NodeProcess(database, kie, telegram,
-                       tmp_path_factory.mktemp("follow") / "node.log",
-                       TRT_WELCOME_CREDITS=str(WELCOME)).start()
-    try:
+    with running_node(database, kie, telegram,
+                         tmp_path_factory.mktemp("follow") / "node.log",
+                      TRT_WELCOME_CREDITS=str(WELCOME)) as proc:
         yield proc
-    finally:
-        _, log = proc.finish()
-    assert "Traceback" not in log, log[-3000:]
 
 
 def result_message(person: Person, database: str, job_id: int) -> View:

@@ -5,6 +5,7 @@ catalog allows) and "🔁 Again". Edit → Qwen Image Edit asks only for the pro
 uses KIE's own result URL (no re-upload), and it is delivered and charged once. Again shows a
 new confirm screen with the same inputs and today's price; a double tap makes one job.
 """
+# ruff: noqa: F811 (the fixtures imported from module_node are parameters of the tests)
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ import pytest
 from sandbox.kie_emulator import KieEmulator
 from sandbox.telegram_emulator import TelegramEmulator
 from tests.acceptance.flows import Person, View, balance, jobs_of, query
-from tests.acceptance.harness import KIE_KEY, TOKEN, NodeProcess, wait_until
-from tests.conftest import Postgres
+from tests.acceptance.harness import KIE_KEY, NodeProcess, wait_until
+from tests.acceptance.module_node import database, running_node, telegram  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.acceptance
 
@@ -25,31 +26,12 @@ NANO_PRICE = 2  # google/nano-banana in the catalog
 
 
 @pytest.fixture(scope="module")
-def database(postgres: Postgres) -> Iterator[str]:
-    name = postgres.create_database()
-    try:
-        yield postgres.conninfo(name)
-    finally:
-        postgres.drop_database(name)
-
-
-@pytest.fixture(scope="module")
-def telegram() -> Iterator[TelegramEmulator]:
-    with TelegramEmulator(TOKEN, flood_limits=True) as emu:
-        yield emu
-
-
-@pytest.fixture(scope="module")
 def node(database: str, telegram: TelegramEmulator,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
-    with KieEmulator(KIE_KEY, duration_s=0.5) as kie:
-        proc = NodeProcess(database, kie, telegram,
-                           tmp_path_factory.mktemp("next") / "node.log").start()
-        try:
-            yield proc
-        finally:
-            _, log = proc.finish()
-    assert "Traceback" not in log, log[-3000:]
+    with KieEmulator(KIE_KEY, duration_s=0.5) as kie, \
+            running_node(database, kie, telegram,
+                         tmp_path_factory.mktemp("next") / "node.log") as proc:
+        yield proc
 
 
 def result_urls(database: str, job_id: int) -> list[str]:

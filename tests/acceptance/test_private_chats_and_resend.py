@@ -8,6 +8,7 @@ Telegram answered too late (issue 11, defects 7 and 8c).
   not sent again; the job is delivered and charged once, and a follow-up offers a button that
   sends it again on request, free, at most three times.
 """
+# ruff: noqa: F811 (the fixtures imported from module_node are parameters of the tests)
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from sandbox.kie_emulator import KieEmulator
 from sandbox.telegram_emulator import TelegramEmulator
 from tests.acceptance.flows import Person, balance, jobs_of, query, views_of
 from tests.acceptance.harness import KIE_KEY, TOKEN, NodeProcess, wait_until
-from tests.conftest import Postgres
+from tests.acceptance.module_node import database, running_node, telegram  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.acceptance
 
@@ -32,33 +33,13 @@ PRIVATE_LINE = "Talk to me in a private chat: t.me/emu_bot"
 
 
 @pytest.fixture(scope="module")
-def database(postgres: Postgres) -> Iterator[str]:
-    name = postgres.create_database()
-    try:
-        yield postgres.conninfo(name)
-    finally:
-        postgres.drop_database(name)
-
-
-@pytest.fixture(scope="module")
-def telegram() -> Iterator[TelegramEmulator]:
-    with TelegramEmulator(TOKEN, flood_limits=True) as emu:
-        yield emu
-
-
-@pytest.fixture(scope="module")
 def node(database: str, telegram: TelegramEmulator,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
-    with KieEmulator(KIE_KEY, duration_s=0.5) as kie:
-        proc = NodeProcess(database, kie, telegram,
-                           tmp_path_factory.mktemp("private") / "node.log",
-                           TRT_TELEGRAM_MEDIA_TIMEOUT_S="1")
-        proc.start()
-        try:
-            yield proc
-        finally:
-            _, log = proc.finish()
-    assert "Traceback" not in log, log[-3000:]
+    with KieEmulator(KIE_KEY, duration_s=0.5) as kie, \
+            running_node(database, kie, telegram,
+                         tmp_path_factory.mktemp("private") / "node.log",
+                         TRT_TELEGRAM_MEDIA_TIMEOUT_S="1") as proc:
+        yield proc
 
 
 def group_messages(telegram: TelegramEmulator, group: int = GROUP) -> list[dict[str, Any]]:

@@ -1,6 +1,7 @@
 """The progress message goes only to a job still running ``TRT_PROGRESS_AFTER_S`` after
 confirm (issue 16): a fast job's user gets the result alone, a slow job's user sees the
 progress message and then the result, with the message edited to "done"."""
+# ruff: noqa: F811 (the fixtures imported from module_node are parameters of the tests)
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from pydantic import ValidationError
 from sandbox.kie_emulator import KieEmulator
 from sandbox.telegram_emulator import TelegramEmulator
 from tests.acceptance.flows import Person, balance, query
-from tests.acceptance.harness import KIE_KEY, TOKEN, NodeProcess, wait_until
-from tests.conftest import Postgres
+from tests.acceptance.harness import KIE_KEY, NodeProcess, wait_until
+from tests.acceptance.module_node import database, running_node, telegram  # noqa: F401 (fixtures)
 from trt_actors.infra.settings import load_settings, settings_error_line
 
 pytestmark = pytest.mark.acceptance
@@ -27,21 +28,6 @@ NANO_PRICE = 2
 
 
 @pytest.fixture(scope="module")
-def database(postgres: Postgres) -> Iterator[str]:
-    name = postgres.create_database()
-    try:
-        yield postgres.conninfo(name)
-    finally:
-        postgres.drop_database(name)
-
-
-@pytest.fixture(scope="module")
-def telegram() -> Iterator[TelegramEmulator]:
-    with TelegramEmulator(TOKEN, flood_limits=True) as emu:
-        yield emu
-
-
-@pytest.fixture(scope="module")
 def kie() -> Iterator[KieEmulator]:
     with KieEmulator(KIE_KEY, duration_s=0) as emu:
         yield emu
@@ -50,13 +36,10 @@ def kie() -> Iterator[KieEmulator]:
 @pytest.fixture(scope="module")
 def node(database: str, kie: KieEmulator, telegram: TelegramEmulator,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
-    proc = NodeProcess(database, kie, telegram, tmp_path_factory.mktemp("progress") / "node.log",
-                       TRT_PROGRESS_AFTER_S=str(PROGRESS_AFTER_S)).start()
-    try:
+    with running_node(database, kie, telegram,
+                         tmp_path_factory.mktemp("progress") / "node.log",
+                      TRT_PROGRESS_AFTER_S=str(PROGRESS_AFTER_S)) as proc:
         yield proc
-    finally:
-        _, log = proc.finish()
-    assert "Traceback" not in log, log[-3000:]
 
 
 def order_and_confirm(telegram: TelegramEmulator, user_id: int) -> tuple[Person, int]:

@@ -4,6 +4,7 @@ One node process serves the whole module (it starts in about a second, but every
 costs a second of Telegram's per-chat limit, so the time goes into the conversations); each
 test is a different person, so the tests do not depend on each other.
 """
+# ruff: noqa: F811 (the fixtures imported from module_node are parameters of the tests)
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ import pytest
 from sandbox.kie_emulator import KieEmulator
 from sandbox.telegram_emulator import TelegramEmulator
 from tests.acceptance.flows import Person, View, balance, jobs_of, query
-from tests.acceptance.harness import KIE_KEY, TOKEN, NodeProcess, wait_until
-from tests.conftest import Postgres
+from tests.acceptance.harness import KIE_KEY, NodeProcess, wait_until
+from tests.acceptance.module_node import database, running_node, telegram  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.acceptance
 
@@ -26,31 +27,12 @@ VEO_PRICE = 30  # veo3_fast in the catalog: more than the welcome grant
 
 
 @pytest.fixture(scope="module")
-def database(postgres: Postgres) -> Iterator[str]:
-    name = postgres.create_database()
-    try:
-        yield postgres.conninfo(name)
-    finally:
-        postgres.drop_database(name)
-
-
-@pytest.fixture(scope="module")
-def telegram() -> Iterator[TelegramEmulator]:
-    with TelegramEmulator(TOKEN, flood_limits=True) as emu:
-        yield emu
-
-
-@pytest.fixture(scope="module")
 def node(database: str, telegram: TelegramEmulator,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
-    with KieEmulator(KIE_KEY, duration_s=0.5) as kie:
-        proc = NodeProcess(database, kie, telegram,
-                           tmp_path_factory.mktemp("flows") / "node.log").start()
-        try:
-            yield proc
-        finally:
-            _, log = proc.finish()
-    assert "Traceback" not in log, log[-3000:]
+    with KieEmulator(KIE_KEY, duration_s=0.5) as kie, \
+            running_node(database, kie, telegram,
+                         tmp_path_factory.mktemp("flows") / "node.log") as proc:
+        yield proc
     stats = telegram.stats()
     assert stats["too_many_requests"] == 0, (
         f"the node broke Telegram's flood limits: {stats['too_many_requests_by_chat']}, "
