@@ -1,9 +1,8 @@
 """The one thin layer over PostgreSQL: a checked connection pool and named queries.
 
 Every psycopg error leaves this module as one of the project's own (``trt_actors.errors``):
-connection trouble as ``DatabaseUnavailable`` (retry later: the pool checks connections that
-sat idle on checkout and drops broken ones, so the next operation after a PostgreSQL restart
-gets a fresh one), a refused
+connection trouble as ``DatabaseUnavailable`` (retry later: the pool checks connections on
+checkout, so the next operation after a PostgreSQL restart gets a fresh one), a refused
 state move as ``IllegalTransition`` (recognised by our own SQLSTATE, ``ILLEGAL_TRANSITION``),
 any other constraint as ``ConstraintViolated``.
 
@@ -15,9 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
-import time
-import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,12 +33,6 @@ from trt_actors.errors import (
 )
 
 Row = dict[str, Any]
-
-CHECK_IDLE_S = 1.0
-"""A connection that sat in the pool longer than this is checked (one round trip) before it
-is handed out; one back sooner is not (a busy node would pay a round trip and a commit per
-operation). PostgreSQL going away in between fails that operation as ``DatabaseUnavailable``,
-as going away during it would, and the pool drops the broken connection."""
 
 ILLEGAL_TRANSITION = "TRT01"
 """The SQLSTATE the job guard trigger raises a refused state move with (migration 0004): a
@@ -153,9 +143,6 @@ class Store:
         name: str = "trt",
     ) -> None:
         self.conninfo = conninfo
-        self._returned: weakref.WeakKeyDictionary[psycopg.Connection[Row], float] = \
-            weakref.WeakKeyDictionary()
-        """When each connection last came back to the pool (monotonic s)."""
         self._pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
             conninfo,
             min_size=min_size,
@@ -163,24 +150,10 @@ class Store:
             timeout=timeout,
             name=name,
             open=False,
-            check=self._check,
+            check=ConnectionPool.check_connection,
             kwargs={"autocommit": True, "row_factory": dict_row},
             reconnect_timeout=24 * 3600,
         )
-
-    @contextlib.contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[Row]]:
-        """A connection of the pool, its return time noted (not through the pool's
-        ``reset`` hook: that hands every return to the pool's worker thread)."""
-        with self._pool.connection() as conn:
-            try:
-                yield conn
-            finally:
-                self._returned[conn] = time.monotonic()
-
-    def _check(self, conn: psycopg.Connection[Row]) -> None:
-        if time.monotonic() - self._returned.get(conn, -math.inf) >= CHECK_IDLE_S:
-            ConnectionPool.check_connection(conn)
 
     def open(self, *, wait: bool = True, timeout: float = 30.0) -> Store:
         with mapped_errors():
@@ -193,14 +166,14 @@ class Store:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Tx]:
         """One transaction: committed when the block ends, rolled back if it raises."""
-        with mapped_errors(), self._connection() as conn, conn.transaction():
+        with mapped_errors(), self._pool.connection() as conn, conn.transaction():
             yield Tx(conn)
 
     @contextlib.contextmanager
     def statements(self) -> Iterator[Tx]:
         """Statements on one autocommit connection, each atomic by itself (no transaction
         around them): two round trips (BEGIN, COMMIT) cheaper than :meth:`transaction`."""
-        with mapped_errors(), self._connection() as conn:
+        with mapped_errors(), self._pool.connection() as conn:
             yield Tx(conn)
 
     def one(self, name: str, **params: Any) -> Row | None:
