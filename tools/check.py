@@ -1,6 +1,7 @@
 """``trt-node check``: the one-button pre-deploy gate.
 
     trt-node check [--strict] [--json] [--kie-min-credits N] [--install-hook]
+                   [--e2e [--e2e-runs N] [--e2e-out DIR]]
 
 One row per precondition of a working node, each ✓ (ok), ! (warning), ✗ (failed) or –
 (skipped because an earlier row failed):
@@ -18,6 +19,8 @@ One row per precondition of a working node, each ✓ (ok), ! (warning), ✗ (fai
                     keeping its pending updates, so the deployment that set it stops
                     receiving updates; --strict fails so that this is a decision)
     callback URL    TRT_PUBLIC_CALLBACK_URL, when set, reaches THIS node's callback gateway
+    e2e (free models)  with --e2e: ``trt-node e2e`` over every free model; a FAILED model
+                    fails the gate, an UNSTABLE one is a warning (tools.check_e2e)
 
 The callback probe POSTs a harmless body to ``<TRT_PUBLIC_CALLBACK_URL>/kie/callback/0.<24
 random characters>`` (signed with TRT_KIE_HMAC_KEY when set). Job 0 never exists, so the
@@ -45,6 +48,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from tools.check_e2e import NAME as E2E_ROW
+from tools.check_e2e import check_e2e
 from tools.check_kie import check_kie, check_kie_upload
 from tools.check_rows import (
     CheckResult,
@@ -299,6 +304,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--kie-min-credits", type=int, default=DEFAULT_KIE_MIN_CREDITS,
                         metavar="N", help="warn below this KIE balance (default %(default)s)")
+    parser.add_argument("--e2e", action="store_true",
+                        help="also run the free models end to end (trt-node e2e) and fail on "
+                             "any FAILED model")
+    parser.add_argument("--e2e-runs", type=int, default=3, metavar="N",
+                        help="runs per free model with --e2e (default %(default)s)")
+    parser.add_argument("--e2e-out", type=Path, default=Path("e2e-report"), metavar="DIR",
+                        help="where --e2e writes its report (default %(default)s)")
     parser.add_argument("--install-hook", action="store_true",
                         help="install `check --strict` as this repository's git pre-push hook")
     return parser
@@ -323,10 +335,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 *(_skip(n, "configuration invalid") for n in (
                     "database", "migrations", "catalog", "KIE API", "KIE credits", "KIE uploads",
                     "Telegram",
-                    "Telegram webhook", "callback URL"))]
+                    "Telegram webhook", "callback URL")),
+                *([_skip(E2E_ROW, "configuration invalid")] if args.e2e else [])]
     else:
         redact = Redactor(secrets_of(settings))
         rows = run_checks(settings, settings.catalog_path, kie_min_credits=args.kie_min_credits)
+        if args.e2e:
+            if any(r.status == "failed" for r in rows):
+                rows.append(_skip(E2E_ROW, "an earlier check failed"))
+            else:
+                rows.append(check_e2e(max(1, args.e2e_runs), args.e2e_out))
     rows = [CheckResult(r.name, r.ok, redact(r.detail), r.severity) for r in rows]
     bad = failed(rows, strict=args.strict)
     if args.json:

@@ -252,3 +252,30 @@ def test_install_hook_writes_an_executable_pre_push_hook(
     hook.write_text("#!/bin/sh\necho mine\n")
     assert preflight.main(["--install-hook"]) == 1, "someone else's hook is left alone"
     assert hook.read_text() == "#!/bin/sh\necho mine\n"
+
+
+def test_e2e_runs_the_free_models_and_a_failed_one_fails_the_gate(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], kie: KieEmulator,
+    telegram: TelegramEmulator, tmp_path: Path,
+) -> None:
+    env.setenv("TRT_ADMIN_IDS", "1")
+    env.setenv("TRT_STATUS_LISTEN", f"127.0.0.1:{closed_port()}")  # no node runs: e2e starts one
+    telegram.send_text(1, "/start")  # the admin's chat exists, as in real life
+    out = tmp_path / "report"
+    code, rows, output = check(capsys, "--strict", "--e2e", "--e2e-runs", "1",
+                               "--e2e-out", str(out))
+    row = rows["e2e (free models)"]
+    assert code == 0 and row["status"] == "ok", output
+    free = [m.id for m in load_catalog().free_models()]
+    assert f"{len(free)} free models STABLE" in row["detail"]
+    assert len([m for m in telegram.messages(1) if m.get("media")]) == len(free), \
+        "each free model's result reached the admin's chat"
+
+    kie.set_faults({"tasks": {"fail": {"next": 100, "models": ["z-image"], "code": "500",
+                                       "msg": "internal error"}}})
+    code, rows, output = check(capsys, "--strict", "--e2e", "--e2e-runs", "1",
+                               "--e2e-out", str(out))
+    row = rows["e2e (free models)"]
+    assert code == 1 and row["status"] == "failed", output
+    assert row["detail"].startswith("FAILED: z-image"), row
+    assert_no_secret(output)
