@@ -210,18 +210,10 @@ class NodeProc:
     def helper_cpu_seconds(self) -> dict[int, float]:
         """CPU time so far of each process the node started (its file transfer workers and
         their fork server), by pid."""
-        times: dict[int, float] = {}
         try:
-            children = self.process().children(recursive=True)
+            return cpu_by_pid(self.process().children(recursive=True))
         except psutil.Error:
-            return times
-        for child in children:
-            try:
-                cpu = child.cpu_times()
-            except psutil.Error:  # exited meanwhile
-                continue
-            times[child.pid] = cpu.user + cpu.system
-        return times
+            return {}
 
     def kill9(self) -> None:
         assert self.proc is not None
@@ -334,6 +326,18 @@ def load_note() -> str:
     return f"load average {one:.1f} (1 min) / {five:.1f} (5 min) on {os.cpu_count()} cores"
 
 
+def cpu_by_pid(procs: list[psutil.Process]) -> dict[int, float]:
+    """User + system CPU seconds so far of each process, by pid (one that exited is left out)."""
+    times: dict[int, float] = {}
+    for proc in procs:
+        try:
+            cpu = proc.cpu_times()
+        except psutil.Error:  # exited meanwhile
+            continue
+        times[proc.pid] = cpu.user + cpu.system
+    return times
+
+
 class CpuSplit:
     """CPU time used between ``start`` and ``note``, by who: the node, this process (the
     emulators and the load generator), and PostgreSQL's processes.
@@ -358,14 +362,7 @@ class CpuSplit:
                 procs = []
         else:
             procs = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
-        times: dict[int, float] = {}
-        for proc in procs:
-            try:
-                cpu = proc.cpu_times()
-            except psutil.Error:  # exited meanwhile
-                continue
-            times[proc.pid] = cpu.user + cpu.system
-        return times
+        return cpu_by_pid(procs)
 
     def _now(self) -> tuple[float, float, dict[int, float], dict[int, float]]:
         mine = psutil.Process().cpu_times()
