@@ -21,18 +21,16 @@ import logging
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any
 
-from supervision import SupervisedActor
 from trt_actors.actors.chat import POISON_UPDATES
+from trt_actors.actors.periodic import Periodic
 from trt_actors.actors.ticker import Ticker
 from trt_actors.conversation import texts
 from trt_actors.conversation.job_messages import language_of
 from trt_actors.domain import alert_push
 from trt_actors.domain.alerts import Alerts
-from trt_actors.errors import DatabaseUnavailable, KieAuthError
+from trt_actors.errors import KieAuthError
 from trt_actors.infra.store import Store, Tx
-from trt_actors.messages import Wake
 
 log = logging.getLogger("trt.alerts")
 
@@ -77,7 +75,7 @@ def supervisor_gave_up(store: Store, admins: Collection[int], reason: str) -> No
                              "the node exits to be restarted", admins, alert_text(tx))
 
 
-class AlertPusher(SupervisedActor):
+class AlertPusher(Periodic):
     """A permanent child of the node's supervisor; its facts are in PostgreSQL."""
 
     def __init__(self, store: Store, ticker: Ticker, alerts: Alerts, admins: Collection[int],
@@ -87,24 +85,14 @@ class AlertPusher(SupervisedActor):
         self.store, self.ticker, self.alerts = store, ticker, alerts
         self.admins, self.wake_delivery = frozenset(admins), wake_delivery
         self.policy = policy or AlertPolicy()
+        self.interval, self.log = self.policy.interval, log
         self.kie_credits = kie_credits
         self.kie_state: dict[str, str] = {}
         """The KIE conditions from the last poll (kept between polls)."""
         self.polled_at = -1e18
 
-    def on_start(self) -> None:
-        self.ticker.every(self.policy.interval, self.actor_ref, Wake())
-
-    def on_receive(self, message: Any) -> Any:
-        match message:
-            case Wake():
-                try:
-                    self.look()
-                except DatabaseUnavailable as exc:
-                    log.debug("alerts: %s", exc)
-            case _:
-                log.warning("alerts: unexpected message %r", message)
-        return None
+    def round(self) -> list[str]:
+        return self.look()
 
     def look(self) -> list[str]:
         """Gather, record, push; the keys pushed now."""

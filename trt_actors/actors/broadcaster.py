@@ -17,14 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from supervision import SupervisedActor
+from trt_actors.actors.periodic import Periodic
 from trt_actors.actors.ticker import Ticker
 from trt_actors.conversation import texts
 from trt_actors.conversation.job_messages import language_of
 from trt_actors.domain import broadcast
-from trt_actors.errors import DatabaseUnavailable
 from trt_actors.infra.store import Store
-from trt_actors.messages import Wake
 
 log = logging.getLogger("trt.broadcast")
 
@@ -42,7 +40,7 @@ class BroadcastPolicy:
     """Seconds between edits of the admin's progress message."""
 
 
-class Broadcaster(SupervisedActor):
+class Broadcaster(Periodic):
     """A permanent child of the node's supervisor; restarting it loses nothing."""
 
     def __init__(self, store: Store, ticker: Ticker, wake_delivery: Callable[[], None],
@@ -50,22 +48,12 @@ class Broadcaster(SupervisedActor):
         super().__init__()
         self.store, self.ticker, self.wake_delivery = store, ticker, wake_delivery
         self.policy = policy or BroadcastPolicy()
+        self.interval, self.log = self.policy.interval, log
         self.tokens = float(self.policy.open_max)
         self.filled_at = time.monotonic()
 
-    def on_start(self) -> None:
-        self.ticker.every(self.policy.interval, self.actor_ref, Wake())
-
-    def on_receive(self, message: Any) -> Any:
-        match message:
-            case Wake():
-                try:
-                    self.pump()
-                except DatabaseUnavailable as exc:
-                    log.debug("broadcast: %s", exc)
-            case _:
-                log.warning("broadcast: unexpected message %r", message)
-        return None
+    def round(self) -> int:
+        return self.pump()
 
     def pump(self) -> int:
         """One look: queue what the pacing allows, show progress; how many were queued."""
