@@ -9,6 +9,8 @@ missing or malformed value becomes one line naming the variable and what is wron
 from __future__ import annotations
 
 import ipaddress
+import os
+import socket
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -21,6 +23,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("trt-node", appauthor=False))
+
+
+def _cores() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+               else (os.cpu_count() or 1))
 
 
 def _http_url(name: str, value: str | None) -> str | None:
@@ -84,6 +91,15 @@ class Settings(DatabaseSettings):
     admin_ids: Annotated[frozenset[int], NoDecode] = Field(
         frozenset(), validation_alias="TRT_ADMIN_IDS")
     kie_hmac_key: SecretStr | None = Field(None, validation_alias="TRT_KIE_HMAC_KEY")
+
+    # Processes (README: "Workers and several nodes"). `trt-node run --workers N` overrides
+    # TRT_WORKERS; 1 runs everything in the one process. TRT_WORKER_SLOT is set by the parent
+    # process for each worker it starts, never by hand. TRT_NODE_NAME tells this node's
+    # workers from another node's on the same database (/status, leases).
+    workers: int = Field(default_factory=_cores, ge=1, le=64, validation_alias="TRT_WORKERS")
+    worker_slot: int | None = Field(None, ge=0, validation_alias="TRT_WORKER_SLOT")
+    node_name: str = Field(default_factory=socket.gethostname, min_length=1, max_length=100,
+                           validation_alias="TRT_NODE_NAME")
 
     # Tuning, with safe defaults.
     welcome_credits: int = Field(20, ge=0, validation_alias="TRT_WELCOME_CREDITS")
