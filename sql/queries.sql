@@ -213,6 +213,9 @@ WHERE id = %(inbox_id)s AND status IN ('pending', 'claimed')
 SELECT id, job_id, body FROM callback_inbox
 WHERE status IN ('pending', 'claimed') AND handled_at IS NULL
   AND received_at < now() - make_interval(secs => %(older_than)s)
+  AND (%(parts)s::int[] IS NULL OR EXISTS (
+        SELECT 1 FROM jobs WHERE jobs.id = callback_inbox.job_id
+                             AND trt_part(jobs.chat_id) = ANY(%(parts)s::int[])))
 ORDER BY id LIMIT %(limit)s
 
 -- name: orphans_claim --
@@ -287,7 +290,7 @@ WHERE ctid = ANY(ARRAY(
 UPDATE jobs SET next_check_at = now() + make_interval(secs => %(lease)s)
 WHERE id IN (
     SELECT id FROM jobs
-    WHERE state IN ('created', 'submitting') AND next_check_at <= now()
+    WHERE state IN ('created', 'submitting') AND next_check_at <= now() AND (%(parts)s::int[] IS NULL OR trt_part(chat_id) = ANY(%(parts)s::int[]))
     ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
 RETURNING id
 
@@ -296,7 +299,7 @@ UPDATE jobs SET next_check_at = now() + make_interval(secs => %(lease)s)
 WHERE id IN (
     SELECT id FROM jobs
     WHERE state IN ('created', 'submitting', 'submitted', 'running')
-      AND deadline_at <= now() AND next_check_at <= now()
+      AND deadline_at <= now() AND next_check_at <= now() AND (%(parts)s::int[] IS NULL OR trt_part(chat_id) = ANY(%(parts)s::int[]))
     ORDER BY deadline_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
 RETURNING id
 
@@ -311,6 +314,7 @@ WHERE id IN (
     SELECT id FROM jobs
     WHERE id IN (SELECT id FROM jobs
                  WHERE state IN ('submitted', 'running') AND next_check_at <= now()
+                   AND (%(parts)s::int[] IS NULL OR trt_part(chat_id) = ANY(%(parts)s::int[]))
                  ORDER BY next_check_at LIMIT 500)
     ORDER BY COALESCE(submitted_at, created_at) + make_interval(secs => expected_seconds),
              next_check_at
@@ -394,7 +398,7 @@ WHERE bot_id IS NULL AND received_at > now() - interval '24 hours'
 
 -- name: updates_unhandled --
 SELECT update_id, chat_id FROM telegram_updates
-WHERE handled_at IS NULL ORDER BY update_id LIMIT %(limit)s
+WHERE handled_at IS NULL AND (%(parts)s::int[] IS NULL OR trt_part(chat_id) = ANY(%(parts)s::int[])) ORDER BY update_id LIMIT %(limit)s
 
 -- name: update_get --
 SELECT update_id, chat_id, payload, handled_at FROM telegram_updates
@@ -427,6 +431,7 @@ UPDATE telegram_updates SET next_attempt_at = now() + make_interval(secs => %(le
 WHERE update_id IN (
     SELECT update_id FROM telegram_updates
     WHERE handled_at IS NULL AND next_attempt_at <= now() AND chat_id IS NOT NULL
+      AND (%(parts)s::int[] IS NULL OR trt_part(chat_id) = ANY(%(parts)s::int[]))
     ORDER BY next_attempt_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
 RETURNING update_id, chat_id
 
@@ -532,7 +537,9 @@ SELECT nextval('delivery_epoch') AS epoch
 -- name: delivery_requeue --
 -- At start: rows a killed delivery actor had claimed go back to the queue. The one that was
 -- on the wire at the kill may reach the chat twice; nothing is lost.
-UPDATE outbox SET status = 'pending', claim_epoch = NULL WHERE status = 'sending'
+UPDATE outbox SET status = 'pending', claim_epoch = NULL
+WHERE status = 'sending' AND (%(parts)s::int[] IS NULL OR trt_part(chat_id) = ANY(%(parts)s::int[]))
+  AND claim_epoch IS DISTINCT FROM %(epoch)s
 
 -- name: delivery_claim --
 -- Due rows, marked sending. `answers` picks the answers to callback and pre-checkout queries
@@ -563,7 +570,7 @@ FROM (
                                  WHEN kind = 'broadcast' THEN 3
                                  ELSE 0 END AS priority
                   FROM outbox) AS classed
-            WHERE status IN ('pending', 'sending')
+            WHERE status IN ('pending', 'sending') AND (%(parts)s::int[] IS NULL OR trt_part(chat_id) = ANY(%(parts)s::int[]))
               AND (kind IN ('answer_callback', 'answer_precheckout')) = %(answers)s
         ) AS o
         WHERE o.status = 'pending' AND o.not_before <= now()
@@ -1017,3 +1024,89 @@ GROUP BY model_id
 -- name: alert_poison_recent --
 SELECT count(*) AS count FROM telegram_updates
 WHERE poison_at IS NOT NULL AND poison_at > now() - make_interval(secs => %(window_s)s)
+
+-- ============================== workers and leases (issue 16) ==============================
+
+-- name: worker_beat --
+-- A worker's heartbeat, with what it publishes for /status.
+INSERT INTO workers (id, node, host, pid, slot, info)
+VALUES (%(id)s, %(node)s, %(host)s, %(pid)s, %(slot)s, %(info)s)
+ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), info = EXCLUDED.info
+RETURNING (SELECT count(*) FROM workers
+           WHERE heartbeat_at > now() - make_interval(secs => %(ttl)s) AND id <> %(id)s)
+          + 1 AS live
+
+-- name: workers_of_host --
+SELECT id, pid FROM workers WHERE host = %(host)s AND id <> %(id)s
+
+-- name: worker_gone --
+-- A worker that is known to be dead (its process is gone, or it stopped): its leases end
+-- now, so the others take them at once instead of after their expiry.
+WITH ended AS (
+    UPDATE leases SET expires_at = clock_timestamp()
+    WHERE owner = %(id)s AND expires_at > clock_timestamp()
+    RETURNING epoch
+), history AS (
+    UPDATE lease_history SET ended_at = clock_timestamp()
+    WHERE epoch IN (SELECT epoch FROM ended) AND ended_at IS NULL
+)
+DELETE FROM workers WHERE id = %(id)s
+
+-- name: workers_forget --
+-- Rows of workers silent for a day (/status lists the others).
+DELETE FROM workers WHERE heartbeat_at < now() - interval '1 day'
+
+-- name: leases_renew --
+-- The leases this worker holds under these epochs, extended. A lease that expired but that
+-- nobody took since is still this worker's (no one else wrote under it in between).
+UPDATE leases SET expires_at = clock_timestamp() + make_interval(secs => %(ttl)s)
+WHERE owner = %(owner)s AND epoch = ANY(%(epochs)s)
+RETURNING name, epoch
+
+-- name: leases_acquire --
+-- Up to `limit` of `names` that nobody holds (never held, released or expired), each under a
+-- new epoch; the epoch it replaces ends when it expired.
+WITH picked AS (
+    SELECT name, epoch AS old, expires_at AS old_expiry FROM leases
+    WHERE name = ANY(%(names)s) AND expires_at <= clock_timestamp()
+    ORDER BY name LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+), ended AS (
+    UPDATE lease_history AS h SET ended_at = picked.old_expiry
+    FROM picked WHERE h.epoch = picked.old AND h.ended_at IS NULL
+), taken AS (
+    UPDATE leases AS l
+    SET owner = %(owner)s, epoch = nextval('lease_epochs'), acquired_at = clock_timestamp(),
+        expires_at = clock_timestamp() + make_interval(secs => %(ttl)s)
+    FROM picked WHERE l.name = picked.name
+    RETURNING l.name, l.epoch, l.acquired_at
+)
+INSERT INTO lease_history (epoch, name, owner, acquired_at)
+SELECT epoch, name, %(owner)s, acquired_at FROM taken
+RETURNING name, epoch
+
+-- name: leases_release --
+WITH ended AS (
+    UPDATE leases SET expires_at = clock_timestamp()
+    WHERE owner = %(owner)s AND epoch = ANY(%(epochs)s) AND expires_at > clock_timestamp()
+    RETURNING epoch
+)
+UPDATE lease_history SET ended_at = clock_timestamp()
+WHERE epoch IN (SELECT epoch FROM ended) AND ended_at IS NULL
+
+-- name: leases_view --
+-- /status: every lease, its owner and how long it has left.
+SELECT l.name, l.owner, l.epoch, w.pid, w.slot, w.node,
+       EXTRACT(EPOCH FROM l.expires_at - clock_timestamp())::float8 AS left_s
+FROM leases AS l LEFT JOIN workers AS w ON w.id = l.owner
+WHERE l.expires_at > clock_timestamp()
+ORDER BY l.name
+
+-- name: workers_view --
+SELECT id, node, host, pid, slot, info,
+       EXTRACT(EPOCH FROM now() - heartbeat_at)::float8 AS heartbeat_age_s,
+       EXTRACT(EPOCH FROM now() - started_at)::float8 AS uptime_s
+FROM workers ORDER BY node, slot, id
+
+-- name: wake --
+-- Wake-ups for the workers that own what these name (LISTEN trt_wake), sent at commit.
+SELECT count(pg_notify('trt_wake', p)) AS n FROM unnest(%(payloads)s::text[]) AS p

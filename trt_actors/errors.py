@@ -21,6 +21,7 @@ __all__ = [
     "KieOutcomeUnknown",
     "KieRetryable",
     "NotFound",
+    "StaleLease",
     "StoreError",
     "TelegramError",
     "TrtError",
@@ -63,6 +64,11 @@ class IllegalTransition(StoreError):
     def __init__(self, job_id: int, from_: str | None, to: str) -> None:
         self.job_id, self.from_, self.to = job_id, from_, to
         super().__init__(f"job {job_id}: illegal transition {from_} -> {to}")
+
+
+class StaleLease(StoreError):
+    """This worker no longer holds the partition it wrote to (its lease expired or another
+    worker took it): the write was refused and the new owner carries on."""
 
 
 class InsufficientCredits(StoreError):

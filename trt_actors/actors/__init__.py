@@ -10,11 +10,21 @@ from trt_actors.actors.chat import ChatActor, ChatDeps, chat_router
 from trt_actors.actors.chat_rules import BOT_USERNAME_KEY
 from trt_actors.actors.janitor import Janitor, JanitorPolicy
 from trt_actors.actors.job import JobActor, JobDeps, SubmitPolicy, job_router
+from trt_actors.actors.leases import (
+    PARTITIONS,
+    SINGLETONS,
+    LeaseChange,
+    LeasePolicy,
+    Leases,
+    partition_of,
+)
 from trt_actors.actors.router import Router, VirtualActor
 from trt_actors.actors.ticker import Ticker
 
 __all__ = [
     "BOT_USERNAME_KEY",
+    "PARTITIONS",
+    "SINGLETONS",
     "AlertPolicy",
     "AlertPusher",
     "BroadcastPolicy",
@@ -25,11 +35,15 @@ __all__ = [
     "JanitorPolicy",
     "JobActor",
     "JobDeps",
+    "LeaseChange",
+    "LeasePolicy",
+    "Leases",
     "Router",
     "SubmitPolicy",
     "Ticker",
     "VirtualActor",
     "chat_router",
     "job_router",
+    "partition_of",
     "supervisor_gave_up",
 ]

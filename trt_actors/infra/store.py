@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+import logging
+import threading
+import weakref
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
@@ -29,8 +32,11 @@ from trt_actors.errors import (
     ConstraintViolated,
     DatabaseUnavailable,
     IllegalTransition,
+    StaleLease,
     StoreError,
 )
+
+log = logging.getLogger("trt.store")
 
 Row = dict[str, Any]
 
@@ -38,6 +44,11 @@ ILLEGAL_TRANSITION = "TRT01"
 """The SQLSTATE the job guard trigger raises a refused state move with (migration 0004): a
 code of our own, in a class PostgreSQL does not use; its DETAIL is the JSON
 ``{"job_id", "from", "to"}``."""
+
+
+STALE_LEASE = "TRT02"
+"""The SQLSTATE the fence trigger (migration 0016) refuses a write with: the writing worker
+does not hold the row's partition under any epoch it carries."""
 
 
 def jsonb(value: Any) -> Any:
@@ -76,6 +87,8 @@ def mapped_errors() -> Iterator[None]:
 def _mapped(exc: psycopg.Error) -> StoreError:
     if exc.sqlstate == ILLEGAL_TRANSITION and (illegal := _illegal_transition(exc)):
         return illegal
+    if exc.sqlstate == STALE_LEASE:
+        return StaleLease(str(exc).splitlines()[0])
     if isinstance(exc, psycopg.errors.RaiseException):
         return StoreError(str(exc).splitlines()[0])
     if isinstance(exc, psycopg.IntegrityError):
@@ -154,6 +167,11 @@ class Store:
             kwargs={"autocommit": True, "row_factory": dict_row},
             reconnect_timeout=24 * 3600,
         )
+        self._fence: str | None = None
+        self._fenced: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+        """The fence each pooled connection carries now (set once per connection and
+        change: a session setting, so a transaction pays nothing for it)."""
+        self._fence_lock = threading.Lock()
 
     def open(self, *, wait: bool = True, timeout: float = 30.0) -> Store:
         with mapped_errors():
@@ -163,18 +181,67 @@ class Store:
     def close(self) -> None:
         self._pool.close()
 
+    def set_fence(self, epochs: list[int] | None) -> None:
+        """The lease epochs this worker holds (migration 0016): from the next checkout on,
+        every connection of the pool carries them, and the database refuses a write to a
+        chat or job of a partition not leased under one of them (``StaleLease``). ``None``:
+        no fence (a part run alone, in a test or a tool)."""
+        fence = None if epochs is None else "," + ",".join(str(e) for e in sorted(epochs)) + ","
+        with self._fence_lock:
+            self._fence = fence
+
+    def _carry_fence(self, conn: psycopg.Connection[Row]) -> None:
+        fence = self._fence
+        with self._fence_lock:
+            carried = self._fenced.get(conn)
+        if (fence is None and carried is None) or fence == carried:
+            return
+        conn.execute("SELECT set_config('trt.fence', %s, false)", [fence or ""])
+        with self._fence_lock:
+            self._fenced[conn] = fence or ""
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Tx]:
         """One transaction: committed when the block ends, rolled back if it raises."""
-        with mapped_errors(), self._pool.connection() as conn, conn.transaction():
-            yield Tx(conn)
+        with mapped_errors(), self._pool.connection() as conn:
+            self._carry_fence(conn)
+            with conn.transaction():
+                yield Tx(conn)
 
     @contextlib.contextmanager
     def statements(self) -> Iterator[Tx]:
         """Statements on one autocommit connection, each atomic by itself (no transaction
         around them): two round trips (BEGIN, COMMIT) cheaper than :meth:`transaction`."""
         with mapped_errors(), self._pool.connection() as conn:
+            self._carry_fence(conn)
             yield Tx(conn)
+
+    def listen(self, channel: str, on_notify: Callable[[str], None],
+               stop: threading.Event, *, on_connect: Callable[[], None] | None = None) -> None:
+        """LISTEN on ``channel`` on a connection of its own until ``stop`` is set, calling
+        ``on_notify(payload)`` for each notification (on this thread). A lost connection is
+        opened again (``on_connect`` runs after each LISTEN: what was sent while nobody
+        listened is for the caller to look up)."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {channel}")
+                    failures = 0
+                    if on_connect is not None:
+                        on_connect()
+                    while not stop.is_set():
+                        for note in conn.notifies(timeout=0.5):
+                            try:
+                                on_notify(note.payload)
+                            except Exception:
+                                log.exception("LISTEN %s: a wake-up failed", channel)
+            except psycopg.Error as exc:
+                failures += 1
+                if failures == 1:
+                    log.warning("LISTEN %s: %s; connecting again", channel,
+                                (str(exc).splitlines() or [type(exc).__name__])[0])
+                stop.wait(min(0.2 * 2 ** failures, 5.0))
 
     def one(self, name: str, **params: Any) -> Row | None:
         with self.statements() as tx:
