@@ -8,13 +8,19 @@ reverse one, so intake stops first and delivery last):
     ├── callbacks   Tornado callback gateway (KIE → callback inbox → job actors)
     ├── poller      KIE status polling (due jobs → recordInfo → job actors)
     ├── janitor     due submits, deadlines, unapplied callbacks, orphans
+    ├── status      /status, /healthz, /readyz, /metrics
+    │   ... and while this worker holds their lease (node-wide singletons):
     ├── broadcaster broadcast recipients into the outbox, paced, results first
     ├── alerts      alerts pushed to the admin chats (KIE credits polled here)
-    ├── intake      Telegram long polling (getUpdates → update inbox → chat actors)
-    └── status      /status, /healthz, /readyz, /metrics
+    └── intake      Telegram long polling (getUpdates → update inbox → chat actors)
 
 Job and chat actors are virtual (``Router``): not children of the tree, because there is
 nothing to restart — their state is in PostgreSQL and the janitor re-drives anything due.
+
+One node may be several worker processes, and several nodes may share one database: each
+process runs this whole tree over the chats of the partitions it leases (``Leases``), the
+singletons on whichever worker holds their lease, wake-ups between them by LISTEN/NOTIFY
+(``Wakeups``). Alone, a worker leases everything.
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from gateways.kie import Callbacks, KieClient, KieUploader, Poller, parse_callback
@@ -32,7 +40,15 @@ from gateways.published import Published
 from gateways.status import ExtraRoutes, Status
 from gateways.telegram import Delivery, Intake
 from gateways.telegram.files import FileTransfers
-from supervision import ChildSpec, OneForOneSupervisor, Restart, exit_process
+from gateways.wakeups import OUTBOX, Wakeups
+from supervision import (
+    ChildSpec,
+    DuplicateChild,
+    OneForOneSupervisor,
+    Restart,
+    UnknownChild,
+    exit_process,
+)
 from trt_actors import (
     AccountPolicy,
     AlertPolicy,
@@ -46,6 +62,8 @@ from trt_actors import (
     JanitorPolicy,
     JobDeps,
     JobMessages,
+    LeaseChange,
+    Leases,
     LiveCatalog,
     OrphanCap,
     Router,
@@ -66,6 +84,8 @@ log = logging.getLogger("trt.node")
 
 PUBLISHING = ("delivery", "callbacks", "poller", "intake")
 """The children that publish a status view (``gateways.published``) for /status."""
+SINGLETON_CHILDREN = ("broadcaster", "alerts", "intake")
+"""Children that run on one worker of all (the holder of the lease of the same name)."""
 
 
 def _split(listen: str) -> tuple[str, int]:
@@ -91,9 +111,12 @@ class Node:
         self.ticker = Ticker()
         self.alerts = Alerts()
         s = settings
+        self.leases = Leases(self.store, node=s.node_name, slot=s.worker_slot,
+                             info=self._worker_info)
+        leases = self.leases
         self.kie = KieClient(s.kie_api_url, s.kie_api_key.get_secret_value(),
                              create_limit=(s.kie_create_per_10s, 10.0),
-                             status_limit=(int(s.kie_status_per_s), 1.0))
+                             status_limit=(int(s.kie_status_per_s), 1.0), share=leases.share)
         self.job_messages = JobMessages(catalog, referral_credits=s.referral_credits,
                                         progress_after_s=s.progress_after_s)
         self.live_catalog = LiveCatalog(catalog, s.credits_per_kie_credit)
@@ -141,29 +164,12 @@ class Node:
             c[name] = ref
             return ref
 
-        self.root = OneForOneSupervisor("node", [
-            ChildSpec("delivery", lambda: keep("delivery", Delivery.start(
-                self.store, token, s.telegram_api_url, self.job_messages,
-                per_second=s.telegram_per_s, per_chat_per_second=s.telegram_per_chat_s,
-                chat_burst=s.telegram_chat_burst,
-                media_read_timeout=s.telegram_media_timeout_s,
-                published=pub["delivery"]))),
-            ChildSpec("callbacks", lambda: keep("callbacks", Callbacks.start(
-                self.store, self.jobs, cb_host, cb_port,
-                s.kie_hmac_key.get_secret_value() if s.kie_hmac_key else None,
-                published=pub["callbacks"], abuse=abuse, orphan_cap=self.orphan_cap))),
-            ChildSpec("poller", lambda: keep("poller", Poller.start(
-                self.store, self.kie, self.jobs, self.ticker,
-                rate_per_s=s.kie_status_per_s, published=pub["poller"]))),
-            ChildSpec("janitor", lambda: keep("janitor", Janitor.start(
-                self.store, self.jobs, _report_of, self.ticker, janitor_policy,
-                submit_budget=self.kie.create_budget, alerts=self.alerts,
-                chats=self.chats))),
+        self.singletons = {spec.id: spec for spec in [
             ChildSpec("broadcaster", lambda: keep("broadcaster", Broadcaster.start(
-                self.store, self.ticker, self.wake_delivery, BroadcastPolicy(
+                self.store, self.ticker, self.wake_everywhere, BroadcastPolicy(
                     per_second=min(s.broadcast_per_s, 0.75 * s.telegram_per_s))))),
             ChildSpec("alerts", lambda: keep("alerts", AlertPusher.start(
-                self.store, self.ticker, self.alerts, s.admin_ids, self.wake_delivery,
+                self.store, self.ticker, self.alerts, s.admin_ids, self.wake_everywhere,
                 AlertPolicy(interval=min(10.0, s.kie_credits_poll_s),
                             min_interval=s.alert_min_interval_s,
                             kie_credits_below=s.kie_credits_alert_below,
@@ -173,7 +179,35 @@ class Node:
                 kie_credits=self.kie.credits))),
             ChildSpec("intake", lambda: keep("intake", Intake.start(
                 self.store, self.chats, token, s.telegram_api_url,
-                alerts=self.alerts, published=pub["intake"]))),
+                alerts=self.alerts, published=pub["intake"], owns=leases.owns_chat,
+                parts=leases.parts, lease_left=lambda: leases.valid_for("intake")))),
+        ]}
+        self.wakeups = Wakeups(self.store, leases, self.chats, self.jobs, _report_of,
+                               self.wake_delivery,
+                               lambda: (self.snapshot("delivery") or {}).get("epoch"))
+        self._lease_work = ThreadPoolExecutor(1, thread_name_prefix="lease-changes")
+        self._singletons_lock = threading.Lock()
+        self.root = OneForOneSupervisor("node", [
+            ChildSpec("delivery", lambda: keep("delivery", Delivery.start(
+                self.store, token, s.telegram_api_url, self.job_messages,
+                per_second=s.telegram_per_s, per_chat_per_second=s.telegram_per_chat_s,
+                chat_burst=s.telegram_chat_burst,
+                media_read_timeout=s.telegram_media_timeout_s,
+                published=pub["delivery"], parts=leases.parts, share=leases.share))),
+            ChildSpec("callbacks", lambda: keep("callbacks", Callbacks.start(
+                self.store, self.jobs, cb_host, cb_port,
+                s.kie_hmac_key.get_secret_value() if s.kie_hmac_key else None,
+                published=pub["callbacks"], abuse=abuse, orphan_cap=self.orphan_cap,
+                owns=leases.owns_chat))),
+            ChildSpec("poller", lambda: keep("poller", Poller.start(
+                self.store, self.kie, self.jobs, self.ticker,
+                rate_per_s=s.kie_status_per_s, published=pub["poller"],
+                parts=leases.parts, share=leases.share))),
+            ChildSpec("janitor", lambda: keep("janitor", Janitor.start(
+                self.store, self.jobs, _report_of, self.ticker, janitor_policy,
+                submit_budget=self.kie.create_budget, alerts=self.alerts,
+                chats=self.chats, parts=leases.parts,
+                leader=lambda: leases.holds("janitor")))),
             ChildSpec("status", lambda: keep("status", Status.start(
                 self, st_host, st_port, status_routes)),
                       restart=Restart.PERMANENT),
@@ -192,9 +226,64 @@ class Node:
 
     def start(self) -> Node:
         self.store.open(wait=True, timeout=30)
+        # The first round before any child: a lone worker holds every partition (and the
+        # fence its connections carry) before anything writes.
+        self.leases.on_change(self._leases_changed)
+        self.leases.start()
         self.root.start()
-        log.info("node started: %d models in the catalog", len(self.catalog))
+        self.wakeups.start()
+        self._lease_work.submit(self._sync_singletons)
+        log.info("node started: %d models in the catalog; worker %s", len(self.catalog),
+                 self.leases.worker_id)
         return self
+
+    def _leases_changed(self, change: LeaseChange) -> None:
+        """On the leases thread: the work it implies goes to a thread of its own (stopping
+        a singleton may take seconds, and renewals must not wait for it)."""
+        self._lease_work.submit(self._apply_change, change)
+
+    def _apply_change(self, change: LeaseChange) -> None:
+        self._sync_singletons()
+        if change.gained_parts and self.root.is_running():
+            self.wakeups.redrive(change.gained_parts)
+
+    def _sync_singletons(self) -> None:
+        """Run each singleton child here exactly while this worker holds its lease."""
+        with self._singletons_lock:
+            if not self.root.is_running():
+                return
+            for name, spec in self.singletons.items():
+                held, running = self.leases.holds(name), self.root.child_ref(name) is not None
+                try:
+                    if held and not running:
+                        log.info("node: %s starts on this worker (lease held)", name)
+                        self.root.start_child(spec)
+                    elif running and not held:
+                        log.warning("node: %s stops on this worker (lease lost)", name)
+                        self.root.terminate_child(name)
+                except (DuplicateChild, UnknownChild):
+                    pass  # restarting, or stopped meanwhile: the next change looks again
+                except Exception:
+                    log.exception("node: %s could not be %s", name,
+                                  "started" if held else "stopped")
+
+    def _worker_info(self) -> dict[str, Any]:
+        """What this worker publishes with its heartbeat (/status of any worker shows it)."""
+        delivery = self.snapshot("delivery") or {}
+        poller = self.snapshot("poller") or {}
+        return {"actors": {"jobs": self.jobs.snapshot()["active"],
+                           "chats": self.chats.snapshot()["active"]},
+                "rates": {"sent_per_s": delivery.get("rate_per_s"),
+                          "polls_per_s": poller.get("rate_per_s")},
+                "children": sorted(c["id"] for c in self.root.snapshot().get("children", [])
+                                   if c.get("state") == "running")}
+
+    def wake_everywhere(self) -> None:
+        """Rows queued for chats of any worker (broadcasts, alerts): this worker's delivery
+        and, through the database, every other's."""
+        self.wake_delivery()
+        with contextlib.suppress(Exception):  # their delivery looks every 0.5 s anyway
+            self.store.one("wake", payloads=[OUTBOX])
 
     def wake_delivery(self) -> None:
         """Tell the delivery actor to look at the outbox now (called after a commit that
@@ -208,9 +297,12 @@ class Node:
     def stop(self) -> None:
         """Graceful: intake and gateways stop first, in-flight sends finish, pool closes."""
         log.info("node stopping")
+        self.wakeups.stop()
+        self._lease_work.shutdown(wait=True, cancel_futures=True)
         self.root.stop(timeout=30)
         self.chats.close()
         self.jobs.close()
+        self.leases.stop()  # after every actor: their last writes carry the fence
         self.ticker.stop()
         self.transfers.close()
         self.uploader.close()

@@ -198,10 +198,16 @@ FROM (SELECT COALESCE(%(job_id)s::bigint,
                        WHERE task_id = %(task_id)s AND %(token)s::text IS NULL)) AS job_id
      ) AS target
 ON CONFLICT (dedup_key) DO NOTHING
-RETURNING id, status, job_id
+RETURNING id, status, job_id,
+          (SELECT chat_id FROM jobs WHERE jobs.id = callback_inbox.job_id) AS chat_id
 
 -- name: job_secret --
 SELECT id, callback_token, family FROM jobs WHERE id = %(job_id)s
+
+-- name: inbox_pending --
+-- One stored callback its job's owner was woken for (not applied yet).
+SELECT id, job_id, body FROM callback_inbox
+WHERE id = %(inbox_id)s AND status IN ('pending', 'claimed') AND handled_at IS NULL
 
 -- name: inbox_mark --
 UPDATE callback_inbox

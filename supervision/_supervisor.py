@@ -152,6 +152,11 @@ class Supervisor(abc.ABC):
 
     # --- thread-safe reads ----------------------------------------------------------------
 
+    def is_running(self) -> bool:
+        """Started and not stopped (nor given up)."""
+        core = self._core
+        return core is not None and not core.actor_stopped.is_set()
+
     def child_ref(self, child_id: str) -> ActorRef[Any] | None:
         """The running actor of ``child_id``, or ``None``. Refs change on every restart:
         look them up when needed rather than keeping them."""

@@ -34,6 +34,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, cast
@@ -57,6 +58,7 @@ from trt_actors import (
     Store,
     StoreError,
     TaskObserved,
+    TaskReport,
     Tx,
     metrics,
     orphans,
@@ -107,12 +109,31 @@ class CallbackReceiver:
     """What the handler needs, shared by every request."""
 
     def __init__(self, store: Store, jobs: Router, hmac_key: str | None,
-                 abuse: AbusePolicy | None = None, orphan_cap: OrphanCap | None = None) -> None:
+                 abuse: AbusePolicy | None = None, orphan_cap: OrphanCap | None = None,
+                 owns: Callable[[int], bool] = lambda chat_id: True) -> None:
         self.store, self.jobs, self.hmac_key = store, jobs, hmac_key
+        self.owns = owns
+        """Whether this worker owns a chat's jobs (several workers: any of them takes a
+        callback; the job's owner applies it, woken through the database)."""
         self.executor = ThreadPoolExecutor(4, thread_name_prefix="callback-db")
         self.stats = CallbackStats()
         self.limiter = SourceLimiter(abuse)
         self.orphan_cap = orphan_cap or OrphanCap()
+
+    def dispatch(self, row: dict[str, Any], report: TaskReport) -> None:
+        """A stored callback to its job's actor: here, or at the worker that owns it."""
+        chat_id = row.get("chat_id")
+        if chat_id is None or self.owns(int(chat_id)):
+            self.jobs.route(row["job_id"], TaskObserved(
+                row["job_id"], report, Source.CALLBACK, row["id"]))
+            return
+        self.executor.submit(self._wake, f"c:{chat_id}:{row['job_id']}:{row['id']}")
+
+    def _wake(self, payload: str) -> None:
+        try:
+            self.store.one("wake", payloads=[payload])
+        except StoreError as exc:  # stored all the same: the owner's janitor replays it
+            log.info("callback stored; its owner not woken (%s)", exc)
 
     def stats_snapshot(self) -> dict[str, Any]:
         """A copy of the counters (any thread: each is a number the loop replaces whole)."""
@@ -261,8 +282,7 @@ class CallbackHandler(tornado.web.RequestHandler):
             ctx.stats.malformed += 1
         elif row["status"] == "pending" and parsed.report is not None:
             ctx.stats.routed += 1
-            ctx.jobs.route(row["job_id"], TaskObserved(
-                row["job_id"], parsed.report, Source.CALLBACK, row["id"]))
+            ctx.dispatch(row, parsed.report)
 
 
 class _App(tornado.web.Application):
@@ -286,9 +306,10 @@ class Callbacks(SupervisedActor):
 
     def __init__(self, store: Store, jobs: Router, host: str, port: int,
                  hmac_key: str | None = None, *, published: Published | None = None,
-                 abuse: AbusePolicy | None = None, orphan_cap: OrphanCap | None = None) -> None:
+                 abuse: AbusePolicy | None = None, orphan_cap: OrphanCap | None = None,
+                 owns: Callable[[int], bool] = lambda chat_id: True) -> None:
         super().__init__()
-        self.ctx = CallbackReceiver(store, jobs, hmac_key, abuse, orphan_cap)
+        self.ctx = CallbackReceiver(store, jobs, hmac_key, abuse, orphan_cap, owns)
         self.server = HttpThread("callbacks", make_app(self.ctx), host, port,
                                  max_body_size=MAX_BODY)
         if published is not None:

@@ -20,11 +20,12 @@ traceback never prints requests' own, unsanitised, exception text.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 import requests
@@ -95,7 +96,8 @@ class KieClient:
     inside a call, at most ``max_tries`` attempts with exponential backoff and jitter
     (``backoff_base`` doubling, capped at ``backoff_cap``), honouring ``Retry-After``; a
     Retry-After longer than ``backoff_cap`` ends the call at once with ``KieRetryable`` so
-    the caller can schedule the retry instead of blocking a thread.
+    the caller can schedule the retry instead of blocking a thread. ``share(window)`` is
+    this worker's part of those limits when several workers use one key (``Leases.share``).
     """
 
     def __init__(
@@ -111,6 +113,7 @@ class KieClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 8.0,
         session: requests.Session | None = None,
+        share: Callable[[float], float] | None = None,
     ) -> None:
         if not isinstance(api_key, str) or not api_key or not api_key.isprintable() \
                 or any(c.isspace() for c in api_key):
@@ -127,6 +130,9 @@ class KieClient:
         }
         self._create_limiter = RateLimiter(*create_limit)
         self._status_limiter = RateLimiter(*status_limit)
+        if share is not None:  # several workers on one KIE key: each takes its share
+            for limiter in (self._create_limiter, self._status_limiter):
+                limiter.share = functools.partial(share, limiter.per)
         self._timeout = (connect_timeout, read_timeout)
         # "Full jitter": uniform in [0, min(cap, base * 2**n)], so retrying nodes spread out.
         # A Retry-After longer than the cap is the caller's to schedule, not a thread's to

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import collections
 import logging
+import math
 import random
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -79,6 +81,12 @@ class AnswerWindow:
         self._cond = threading.Condition()
         self._in_flight = 0
         self._answered: collections.deque[float] = collections.deque()
+        self.share: Callable[[], float] = lambda: 1.0
+        """This worker's part of the node-wide limit (``Leases.share``)."""
+
+    def _limit(self) -> int:
+        share = self.share()
+        return self.limit if share >= 1.0 else math.floor(self.limit * share)
 
     def _count(self, now: float) -> int:
         while self._answered and now - self._answered[0] >= self.window:
@@ -90,7 +98,7 @@ class AnswerWindow:
         with self._cond:
             while True:
                 now = self.clock()
-                if self._count(now) < self.limit:
+                if self._count(now) < self._limit():
                     self._in_flight += 1
                     return True
                 wait = deadline - now
@@ -107,7 +115,7 @@ class AnswerWindow:
 
     def headroom(self) -> int:
         with self._cond:
-            return max(0, self.limit - self._count(self.clock()))
+            return max(0, self._limit() - self._count(self.clock()))
 
 
 class Poller(SupervisedActor):
@@ -116,12 +124,18 @@ class Poller(SupervisedActor):
 
     def __init__(self, store: Store, client: KieClient, jobs: Router, ticker: Ticker, *,
                  interval: float = 0.2, workers: int = 4, rate_per_s: float = 10.0,
-                 published: Published | None = None) -> None:
+                 published: Published | None = None,
+                 parts: Callable[[], list[int] | None] = lambda: None,
+                 share: Callable[[float], float] | None = None) -> None:
         super().__init__()
         self.store, self.client, self.jobs, self.ticker = store, client, jobs, ticker
         self.interval = interval
         self.rate_per_s = rate_per_s
         self.pace = AnswerWindow(max(1, int(rate_per_s)), 1.0)
+        if share is not None:
+            self.pace.share = lambda: share(1.0)
+        self.parts = parts
+        """The partitions whose jobs this worker polls (``None``: all)."""
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="kie-poll")
         self._lock = threading.Lock()  # the counters below change on the pool's threads
         self.in_flight = 0
@@ -155,7 +169,7 @@ class Poller(SupervisedActor):
                        self.pace.headroom())
         if headroom <= 0:
             return 0
-        rows = self.store.all("jobs_due_poll", limit=headroom, lease=30.0)
+        rows = self.store.all("jobs_due_poll", limit=headroom, lease=30.0, parts=self.parts())
         ids, delays = [], []
         for row in rows:
             ids.append(row["id"])

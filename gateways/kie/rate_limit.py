@@ -39,6 +39,13 @@ class RateLimiter:
         self._clock = clock
         self._taken: deque[float] = deque()
         self._cond = threading.Condition()
+        self.share: Callable[[], float] = lambda: 1.0
+        """This worker's part of the node-wide limit (workers on one KIE key share it:
+        ``Leases.share``); the window then holds ``floor(capacity * share)`` calls."""
+
+    def _capacity(self) -> int:
+        share = self.share()
+        return self.capacity if share >= 1.0 else math.floor(self.capacity * share)
 
     def __repr__(self) -> str:
         return f"RateLimiter({self.capacity}, {self.per})"
@@ -51,8 +58,13 @@ class RateLimiter:
 
     def _wait_locked(self, now: float) -> float:
         self._prune(now)
-        if len(self._taken) < self.capacity:
+        capacity = self._capacity()
+        if capacity < 1:
+            return min(self.per, 0.25)  # no share yet: look again soon
+        if len(self._taken) < capacity:
             return 0.0
+        if len(self._taken) > capacity:  # the share shrank: wait for the surplus to leave
+            return max(self._taken[len(self._taken) - capacity] + self.per - now, 0.0)
         # The oldest acquisition leaves the window at taken[0] + per.
         return max(self._taken[0] + self.per - now, 0.0)
 
@@ -98,4 +110,4 @@ class RateLimiter:
         """Tokens that could be taken right now (for /status)."""
         with self._cond:
             self._prune(self._clock())
-            return self.capacity - len(self._taken)
+            return max(self._capacity() - len(self._taken), 0)

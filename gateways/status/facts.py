@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from trt_actors import JobState, StoreError, model_settings, pending, price_list
+from trt_actors import (
+    PARTITIONS,
+    JobState,
+    StoreError,
+    model_settings,
+    pending,
+    price_list,
+)
 
 if TYPE_CHECKING:
     from gateways.node import Node
@@ -64,7 +71,21 @@ def probe(conninfo: str, timeout: int = 3) -> Probe:
         return Probe(False, str(exc), None)
 
 
-def _checks(found: Probe, tree: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+def _leases(node: Node) -> dict[str, Any] | None:
+    """Who holds what, node-wide (``None``: the database did not answer)."""
+    try:
+        rows = node.store.all("leases_view")
+    except StoreError:
+        return None
+    parts = [r for r in rows if r["name"].startswith("part:")]
+    leader = next((r for r in rows if r["name"] == "intake"), None)
+    return {"partitions_leased": len(parts), "partitions": PARTITIONS,
+            "intake_leader": leader["owner"] if leader else None,
+            "singletons": {r["name"]: r["owner"] for r in rows if ":" not in r["name"]}}
+
+
+def _checks(found: Probe, tree: dict[str, Any],
+            leases: dict[str, Any] | None = None) -> tuple[bool, dict[str, Any]]:
     children = {c["id"]: c["state"] for c in tree.get("children", [])
                 if c.get("restart") == "permanent"}
     checks = {
@@ -72,15 +93,20 @@ def _checks(found: Probe, tree: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
         "migrations_current": found.ok and found.pending == [],
         "pending_migrations": found.pending,
         "children": children,
+        "leases": leases,
     }
     ok = bool(checks["migrations_current"]
-              and all(state == "running" for state in children.values()))
+              and all(state == "running" for state in children.values())
+              and leases is not None and leases["partitions_leased"] == PARTITIONS
+              and leases["intake_leader"] is not None)
     return ok, checks
 
 
 def ready(node: Node) -> tuple[bool, dict[str, Any]]:
-    """/readyz: database reachable, migrations current, every permanent child running."""
-    return _checks(probe(node.conninfo), node.root.snapshot())
+    """/readyz: database reachable, migrations current, every permanent child running, and
+    node-wide: every partition and the intake held by a live worker."""
+    found = probe(node.conninfo)
+    return _checks(found, node.root.snapshot(), _leases(node) if found.ok else None)
 
 
 def collect(node: Node) -> dict[str, Any]:
@@ -89,7 +115,7 @@ def collect(node: Node) -> dict[str, Any]:
     tree = node.root.snapshot()
     _share_budget(tree)
     found = probe(node.conninfo)
-    is_ready, checks = _checks(found, tree)
+    is_ready, checks = _checks(found, tree, _leases(node) if found.ok else None)
     intake, poller, delivery, callbacks = (
         node.snapshot(n) for n in ("intake", "poller", "delivery", "callbacks"))
     out: dict[str, Any] = {
@@ -101,6 +127,8 @@ def collect(node: Node) -> dict[str, Any]:
         "database": "up" if found.ok else f"down: {found.error}",
         "supervision": tree,
         "actors": {"jobs": node.jobs.snapshot(), "chats": node.chats.snapshot()},
+        "worker": node.leases.snapshot(),
+        "workers": None,
         "jobs": None, "orphans": None, "depths": None, "tables": None, "poison_updates": None,
         "admin_audit": None,
         "intake": {**(intake or {}), "last_update_id": None, "last_update_age_s": None,
@@ -140,6 +168,9 @@ def _read_database(node: Node, out: dict[str, Any]) -> list[dict[str, Any]]:
         poison = tx.one("status_poison_updates", limit=POISON_SHOWN) or {}
         settings = model_settings.read(tx)
         audit = tx.all("audit_recent", limit=AUDIT_SHOWN)
+        workers = tx.all("workers_view")
+        leases = tx.all("leases_view")
+    out["workers"] = _workers(workers, leases, node.leases.policy.ttl)
     out["prices"] = _prices(node, settings)
     by_state = {s.value: 0 for s in JobState}
     by_model: dict[str, dict[str, int]] = {}
@@ -184,6 +215,21 @@ def _read_database(node: Node, out: dict[str, Any]) -> list[dict[str, Any]]:
                            "action": r["action"], "target_user": r["target_user"],
                            "job_id": r["job_id"], "detail": r["detail"]} for r in audit]
     return failed
+
+
+def _workers(workers: list[dict[str, Any]], leases: list[dict[str, Any]],
+             ttl: float) -> list[dict[str, Any]]:
+    """Every worker of every node on this database: heartbeat, leases, what it publishes."""
+    held: dict[str, list[str]] = {}
+    for row in leases:
+        held.setdefault(row["owner"], []).append(row["name"])
+    return [{"id": w["id"], "node": w["node"], "host": w["host"], "pid": w["pid"],
+             "slot": w["slot"], "alive": w["heartbeat_age_s"] < ttl,
+             "heartbeat_age_s": _round(w["heartbeat_age_s"]),
+             "uptime_s": _round(w["uptime_s"]),
+             "partitions": len([n for n in held.get(w["id"], []) if n.startswith("part:")]),
+             "singletons": sorted(n for n in held.get(w["id"], []) if ":" not in n),
+             **(w["info"] or {})} for w in workers]
 
 
 def _prices(node: Node, settings: list[model_settings.ModelSetting] | None) -> dict[str, Any]:

@@ -294,9 +294,14 @@ class Delivery(SupervisedActor):
 
     def __init__(self, store: Store, bot_token: str, api_url: str, job_messages: JobMessages, *,
                  per_second: float = 30.0, per_chat_per_second: float = 1.0,
-                 published: Published | None = None, **settings: Any) -> None:
+                 published: Published | None = None,
+                 parts: Callable[[], list[int] | None] = lambda: None,
+                 share: Callable[[float], float] | None = None, **settings: Any) -> None:
         super().__init__()
         self.store = store
+        self.parts, self.share = parts, share
+        """The partitions whose chats this worker sends to (``None``: all), and its share of
+        the bot-wide limit (``Leases``: several workers on one token)."""
         self.settings = DeliveryPolicy(per_second=per_second,
                                  per_chat_per_second=per_chat_per_second, **settings)
         self.redact = Redactor(bot_token)
@@ -310,7 +315,7 @@ class Delivery(SupervisedActor):
     def on_start(self) -> None:
         epoch = self.outcomes.begin()  # from here on, an older incarnation settles nothing
         log.info("delivery: epoch %d", epoch)
-        requeued = self.store.run("delivery_requeue")
+        requeued = self.store.run("delivery_requeue", parts=self.parts(), epoch=epoch)
         if requeued:
             log.info("delivery: %d row(s) left sending by the previous run queued again",
                      requeued)
@@ -328,6 +333,8 @@ class Delivery(SupervisedActor):
         redact_library_logs(self.redact)
         self.loop = DeliveryLoop(self._token, self._api_url, self.outcomes, self.settings,
                                  self.stats, self.redact, request_wake, on_fatal)
+        if (share := self.share) is not None:
+            self.loop.gate.pacer.share = lambda: share(1.0)
         self.loop.start()
         if (username := self.loop.thread.username) is not None:
             # For the chat actors' "talk to me in a private chat: t.me/<bot>" in groups.
@@ -359,7 +366,7 @@ class Delivery(SupervisedActor):
         if loop is None or not loop.alive:
             raise TelegramError("the delivery loop thread is not running")
         s = self.settings
-        epoch = self.outcomes.epoch
+        epoch, parts = self.outcomes.epoch, self.parts()
 
         # The three claims are one transaction: one commit per look at the outbox.
         with self.store.transaction() as tx:
@@ -369,7 +376,8 @@ class Delivery(SupervisedActor):
                 aged = s.starve_after if max_priority == ANY_CLASS else NEVER_AGED
                 return tx.all("delivery_claim", answers=answers, limit=limit,
                               per_chat=0 if answers else s.per_chat_queued,
-                              max_priority=max_priority, starve_after=aged, epoch=epoch)
+                              max_priority=max_priority, starve_after=aged, epoch=epoch,
+                              parts=parts)
 
             rows = claim(True, s.batch, ANY_CLASS)
             # Chats with an answer to what a user just did are claimed even when the queue in
@@ -390,7 +398,7 @@ class Delivery(SupervisedActor):
     def snapshot(self) -> dict[str, Any]:
         """Queue depth in memory, sends (total, last 10 s, rate), 429s, failures, last error."""
         out = self.stats.snapshot()
-        out.update(limit_per_s=self.settings.per_second,
+        out.update(epoch=self.outcomes.epoch, limit_per_s=self.settings.per_second,
                    limit_per_chat_per_s=self.settings.per_chat_per_second,
                    chat_burst=self.settings.chat_burst,
                    loop_alive=bool(self.loop and self.loop.alive))

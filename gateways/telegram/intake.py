@@ -32,6 +32,7 @@ import logging
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import telegram
@@ -61,6 +62,7 @@ from trt_actors import (
     Router,
     Store,
     StoreError,
+    Tx,
     UpdateReceived,
 )
 
@@ -72,6 +74,9 @@ BOT_KEY = "telegram_bot_id"
 POLL_BACKOFF = Backoff(base=1.0, cap=30.0, jitter=(0.8, 1.2))
 """After a timeout or network error of getUpdates (a success starts again from 1 s)."""
 CONFLICT_BACKOFF = Backoff(base=5.0, cap=60.0, jitter=(0.8, 1.2))
+LEASE_MARGIN = 0.75
+"""Seconds a long poll must end before the intake lease could: the request's way there and
+back (Telegram answers it ``timeout`` seconds after it arrived at the latest)."""
 """After a 409: slow enough not to fight another poller, quick to resume once it is gone."""
 STORE_BACKOFF = Backoff(base=1.0, cap=1.0, factor=1.0)
 """A steady 1 s while the database refuses the updates: they are not confirmed meanwhile."""
@@ -128,8 +133,15 @@ class Intake(SupervisedActor):
 
     def __init__(self, store: Store, chats: Router, token: str, api_url: str, *,
                  poll_timeout: int = 25, alerts: Alerts | None = None,
-                 published: Published | None = None) -> None:
+                 published: Published | None = None,
+                 owns: Callable[[int], bool] = lambda chat_id: True,
+                 parts: Callable[[], list[int] | None] = lambda: None,
+                 lease_left: Callable[[], float] | None = None) -> None:
         super().__init__()
+        self.owns, self.parts, self.lease_left = owns, parts, lease_left
+        """Several workers: which chats this worker handles (the others' owners are woken
+        through the database), and how long this worker surely remains the intake leader
+        (a getUpdates is sent only if it ends before that: never two at once)."""
         self.store, self.chats = store, chats
         self.token, self.api_url = token, api_url
         self.poll_timeout = poll_timeout
@@ -186,7 +198,7 @@ class Intake(SupervisedActor):
                                     if self.last_poll_at else None)}
 
     def redispatch_unhandled(self) -> int:
-        rows = self.store.all("updates_unhandled", limit=100_000)
+        rows = self.store.all("updates_unhandled", limit=100_000, parts=self.parts())
         for row in rows:
             self._dispatch(row["update_id"], row["chat_id"])
         if rows:
@@ -223,6 +235,10 @@ class Intake(SupervisedActor):
             webhook_checked = await self._delete_left_webhook(bot)
             self.state = "polling"
             while not self._halt.is_set():
+                timeout = self._poll_timeout()
+                if timeout is None:  # the lease may end before a poll would: wait for it
+                    await self._sleep(0.1)
+                    continue
                 # Sent once: a later getUpdates with a stale offset would confirm (drop)
                 # updates whose ids went below it (Telegram's random next id after a week).
                 offset, self._confirm = self._confirm, None
@@ -233,9 +249,9 @@ class Intake(SupervisedActor):
                         warnings.simplefilter("ignore")
                         updates = await bot.do_api_request(
                             "getUpdates",
-                            api_kwargs={"offset": offset, "timeout": self.poll_timeout,
+                            api_kwargs={"offset": offset, "timeout": timeout,
                                         "allowed_updates": ALLOWED_UPDATES},
-                            read_timeout=self.poll_timeout + 10)
+                            read_timeout=timeout + 10)
                     self.last_poll_at = time.time()
                     failures = 0
                     if conflicts:
@@ -278,6 +294,14 @@ class Intake(SupervisedActor):
         finally:
             with contextlib.suppress(Exception):  # never initialized, or the loop is going
                 await bot.shutdown()
+
+    def _poll_timeout(self) -> int | None:
+        """The long poll's timeout: ``poll_timeout``, or less so that the poll ends while
+        this worker surely holds the intake lease (``None``: too little of it is left)."""
+        if self.lease_left is None:
+            return self.poll_timeout
+        timeout = min(self.poll_timeout, int(self.lease_left() - LEASE_MARGIN))
+        return timeout if timeout >= 1 else None
 
     async def _initialize(self, bot: telegram.Bot) -> bool:
         """PTB's initialize (getMe: the bot's id), retried while Telegram is unreachable."""
@@ -365,6 +389,7 @@ class Intake(SupervisedActor):
             with self.store.transaction() as tx:
                 tx.run("updates_lock", bot_id=self.bot_id)
                 rows = tx.all("updates_store", bot_id=self.bot_id, updates=json.dumps(batch))
+                self._wake_owners(tx, rows)
             return rows
         except DatabaseUnavailable:
             raise
@@ -389,11 +414,20 @@ class Intake(SupervisedActor):
                     for row in tx.all("updates_store", bot_id=self.bot_id,
                                       updates=json.dumps([bare])):
                         tx.run("update_handled", update_id=row["update_id"])
+            self._wake_owners(tx, rows)
         return rows
+
+    def _wake_owners(self, tx: Tx, rows: list[dict[str, Any]]) -> None:
+        """Updates of chats another worker owns: it is woken when this commits."""
+        foreign = [f"u:{r['chat_id']}:{r['update_id']}" for r in rows
+                   if r["chat_id"] is not None and not self.owns(int(r["chat_id"]))]
+        if foreign:
+            tx.one("wake", payloads=foreign)
 
     def _dispatch(self, update_id: int, chat_id: int | None) -> None:
         if chat_id is None:
             # An update kind we do not handle: mark it handled so it is never replayed.
             self.store.run("update_handled", update_id=update_id)
             return
-        self.chats.route(chat_id, UpdateReceived(update_id, chat_id))
+        if self.owns(chat_id):  # else its owner was woken (and the janitor looks again)
+            self.chats.route(chat_id, UpdateReceived(update_id, chat_id))

@@ -73,6 +73,9 @@ class Pacer:
         self._chat_busy: set[int] = set()
         self._paused_until = 0.0
         self._chat_paused: dict[int, float] = {}
+        self.share: Callable[[], float] = lambda: 1.0
+        """This worker's part of the bot-wide limit (several workers on one token share it;
+        ``Leases.share``). 0 while a worker that just joined waits out the others' window."""
 
     def _bucket(self, chat_id: int) -> tuple[float, int]:
         """(seconds per token, burst) of a chat: groups 20/min without a burst."""
@@ -97,8 +100,11 @@ class Pacer:
         while self._answered and self._answered[0] + self.window <= now:
             self._answered.popleft()
         wait = max(self._paused_until - now, self._next_start - now, 0.0)
-        excess = self._in_flight + len(self._answered) + min(weight, self.capacity) \
-            - self.capacity
+        capacity = self.capacity if (share := self.share()) >= 1.0 \
+            else math.floor(self.capacity * share)
+        if capacity < 1:
+            return max(wait, 0.25)  # no share yet: look again soon
+        excess = self._in_flight + len(self._answered) + min(weight, capacity) - capacity
         if excess > 0:
             if excess > len(self._answered):
                 return _NEVER
@@ -114,8 +120,8 @@ class Pacer:
         # Spacing is kept on the schedule, not on when the loop got round to it: a grant that
         # came late (a busy loop) does not push every later one back. Safety never depends on
         # the spacing — the window above guarantees it — so the small catch-up is harmless.
-        spacing = weight / self.per_second
-        self._next_start = max(self._next_start, now - 1.0 / self.per_second) + spacing
+        rate = self.per_second * min(max(self.share(), 0.01), 1.0)
+        self._next_start = max(self._next_start, now - 1.0 / rate) + weight / rate
 
     def finish(self, chat_id: int, weight: int, now: float) -> None:
         """The send's answer (or error, or timeout) arrived now: it took one token of the

@@ -44,7 +44,7 @@ from trt_actors.conversation.engine import (
 from trt_actors.conversation.job_messages import JobMessages
 from trt_actors.domain import admin, ledger, outbox, referrals
 from trt_actors.domain.alerts import Alerts
-from trt_actors.errors import DatabaseUnavailable, StoreError
+from trt_actors.errors import DatabaseUnavailable, StaleLease, StoreError
 from trt_actors.infra.retry import Backoff
 from trt_actors.infra.store import Store, Tx, jsonb
 from trt_actors.messages import (
@@ -168,6 +168,8 @@ class ChatActor(VirtualActor):
     def _update(self, message: UpdateReceived) -> None:
         try:
             self._handle_once(message)
+        except StaleLease:
+            raise  # not the update's fault: its chat's new owner handles it
         except Exception as exc:
             self._failed(message, exc)
             raise  # logged and counted by the router as the actor's failure

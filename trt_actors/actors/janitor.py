@@ -83,8 +83,16 @@ class Janitor(SupervisedActor):
     def __init__(self, store: Store, jobs: Router, parse: ReportParser, ticker: Ticker,
                  policy: JanitorPolicy | None = None,
                  submit_budget: Callable[[], int] | None = None,
-                 chats: Router | None = None, alerts: Alerts | None = None) -> None:
+                 chats: Router | None = None, alerts: Alerts | None = None,
+                 parts: Callable[[], list[int] | None] = lambda: None,
+                 leader: Callable[[], bool] = lambda: True) -> None:
         super().__init__()
+        self.parts = parts
+        """The partitions whose jobs, updates and callbacks this janitor sweeps (``None``:
+        all; ``Leases.parts`` when several workers share the database)."""
+        self.leader = leader
+        """Whether this worker holds the janitor lease: the node-wide sweeps (parked
+        callbacks, retention, counters) run on one worker only."""
         self.store, self.jobs, self.parse, self.ticker = store, jobs, parse, ticker
         self.policy = policy or JanitorPolicy()
         self.submit_budget = submit_budget
@@ -116,8 +124,10 @@ class Janitor(SupervisedActor):
         """A sweep; a database outage is logged once when it starts and once when it ends."""
         try:
             self.sweep()
-            self.fold_job_counts()
-            self.purge()
+            if self.leader():
+                self.fold_job_counts()
+                self.purge()
+                self.store.run("workers_forget")  # /status lists only recent workers
         except DatabaseUnavailable as exc:
             if not self.db_down:
                 log.warning("janitor: %s; will retry every sweep", exc)
@@ -132,24 +142,29 @@ class Janitor(SupervisedActor):
         p = self.policy
         counts: dict[str, int] = {}
         # Deadlines first: a job past its deadline is ended, not handed as a submit.
-        rows = self.store.all("jobs_past_deadline", limit=p.batch, lease=p.lease)
+        parts = self.parts()
+        rows = self.store.all("jobs_past_deadline", limit=p.batch, lease=p.lease, parts=parts)
         for row in rows:
             self.jobs.route(row["id"], CheckDeadline(row["id"]))
         counts["deadline"] = len(rows)
         limit = p.batch if self.submit_budget is None else min(p.batch, self.submit_budget())
-        rows = self.store.all("jobs_due_submit", limit=limit, lease=p.lease) if limit > 0 else []
+        rows = self.store.all("jobs_due_submit", limit=limit, lease=p.lease,
+                              parts=parts) if limit > 0 else []
         for row in rows:
             self.jobs.route(row["id"], SubmitJob(row["id"]))
         counts["submit"] = len(rows)
-        counts["updates"] = self._updates_due()
+        counts["updates"] = self._updates_due(parts)
+        leader = self.leader()
         with self.store.transaction() as tx:
-            stale = tx.all("inbox_stale", older_than=p.stale_inbox, limit=p.batch)
-            tx.one("orphans_lock")  # a trim by the gateway never crosses the claim
-            claimed = tx.all("orphans_claim")
-            counts["expired"] = tx.run("orphans_expire", ttl=p.orphan_ttl)
-            # The gateway trims as it parks; this catches a cap lowered since (a restart).
-            counts["capped"] = orphans.trim(tx, p.orphan_cap)
-        if self.alerts is not None:
+            stale = tx.all("inbox_stale", older_than=p.stale_inbox, limit=p.batch, parts=parts)
+            claimed = []
+            if leader:
+                tx.one("orphans_lock")  # a trim by the gateway never crosses the claim
+                claimed = tx.all("orphans_claim")
+                counts["expired"] = tx.run("orphans_expire", ttl=p.orphan_ttl)
+                # The gateway trims as it parks; this catches a cap lowered since (a restart).
+                counts["capped"] = orphans.trim(tx, p.orphan_cap)
+        if self.alerts is not None and leader:
             self.orphans_seen_at = orphans.watch(self.store, p.orphan_cap, self.alerts,
                                                  self.orphans_seen_at)
         for row in [*stale, *claimed]:
@@ -198,12 +213,13 @@ class Janitor(SupervisedActor):
             log.debug("janitor purge: %s", purged)
         return purged
 
-    def _updates_due(self) -> int:
+    def _updates_due(self, parts: list[int] | None) -> int:
         """Hand every Telegram update due again (a failed handling past its backoff) to its
         chat actor, oldest first; the number handed."""
         if self.chats is None:
             return 0
-        rows = self.store.all("updates_due", limit=self.policy.batch, lease=self.policy.lease)
+        rows = self.store.all("updates_due", limit=self.policy.batch, lease=self.policy.lease,
+                              parts=parts)
         for row in sorted(rows, key=lambda r: r["update_id"]):
             self.chats.route(row["chat_id"], UpdateReceived(row["update_id"], row["chat_id"]))
         return len(rows)

@@ -25,6 +25,7 @@ from typing import Any
 
 import pykka
 
+from trt_actors.errors import StaleLease
 from trt_actors.infra.logs import log_context
 
 log = logging.getLogger("trt.router")
@@ -180,6 +181,9 @@ class VirtualActor(pykka.ThreadingActor):
         with log_context(**{f"{name}_id": self.key}, actor=f"{name}:{self.key}"):
             try:
                 self.handle(message)
+            except StaleLease as exc:
+                # Another worker owns this key's partition now (and re-drives its work).
+                log.info("%s %s: %s", name, self.key, exc)
             except BaseException as exc:
                 log.exception("%s %s failed on %s", name, self.key, type(message).__name__)
                 self.router.record_failure(f"{type(exc).__name__}: {exc}")
