@@ -1,8 +1,11 @@
 """TRT node: a Telegram bot selling KIE AI generations. The single entry point.
 
-    trt-node run        run the node (settings from the environment)
+    trt-node run        run the node (settings from the environment); --workers N runs N
+                        worker processes under one supervising parent (overrides TRT_WORKERS;
+                        default: the cores this process may use; 1: all in this process)
     trt-node migrate    apply database migrations and exit (reads only the database settings)
     trt-node sandbox    run the node against emulated KIE and Telegram, embedded PostgreSQL
+                        (one process unless --workers N)
     trt-node bench      P1-P6, P8 benchmarks (pipeline, latency, 100k and 1M waiting, polling,
                         drain, restart, retention purge)
     trt-node check      the pre-deploy gate (--strict, --json, --install-hook); exit 1 on failure
@@ -14,6 +17,13 @@ Exit codes (for systemd / Docker restart policies):
     2   refused to start: a setting, the catalog or the bot token is wrong (one line says which)
     69  the database could not be reached at start-up (retrying later may help)
     70  the supervision tree gave up (a part kept failing); restart the node
+
+With several workers the parent loads and checks the settings, starts the embedded
+PostgreSQL (no DATABASE_URL), applies the migrations and checks the token once, then runs
+``run_node.py run`` once per slot with TRT_WORKER_SLOT set. It runs no node itself: it
+restarts a worker that dies (backoff with jitter; more than 10 restarts in 60 s: exit 70), exits
+2 at once if a worker refuses its configuration, and on SIGTERM stops every worker, then the
+embedded PostgreSQL. A worker ends by itself within a second if its parent is killed.
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +44,8 @@ if TYPE_CHECKING:  # every other import is inside the subcommand that needs it
     from trt_actors import DatabaseSettings
 
 EXIT_CONFIG, EXIT_DB, EXIT_GAVE_UP = 2, 69, 70
+PARENT_PID_ENV = "TRT_PARENT_PID"
+"""Set by the parent for each worker it starts: the pid the worker's parent watch expects."""
 
 log = logging.getLogger("trt.main")
 
@@ -101,21 +113,33 @@ def check_token(settings: Any) -> str | None:
 
 
 def run(env: dict[str, str] | None = None, *, stop_event: threading.Event | None = None,
-        status_routes: Any = None, overrides: Mapping[str, Any] | None = None) -> int:
+        status_routes: Any = None, overrides: Mapping[str, Any] | None = None,
+        workers: int | None = None, worker_argv: Sequence[str] | None = None) -> int:
+    """The node: in this process (one worker, or a worker its parent started), or as the
+    parent of ``workers`` (default ``TRT_WORKERS``) worker processes, each running
+    ``worker_argv`` (default ``run_node.py run``)."""
+    if (parent := os.environ.get(PARENT_PID_ENV)) is not None:
+        watch_parent(int(parent))
+    if workers is not None:
+        env = {**(env or {}), "TRT_WORKERS": str(workers)}
     loaded = load(env, overrides)
     if isinstance(loaded, int):
         return loaded
     settings, catalog = loaded
     setup_logging(settings.log_level, settings.log_format, secrets_of(settings))
+    if settings.worker_slot is None and settings.workers > 1:
+        return supervise(settings, env, stop_event=stop_event, worker_argv=worker_argv)
     from gateways import Node
     from trt_actors import StoreError, migrate
 
+    worker = settings.worker_slot is not None
     try:
         conninfo, embedded = database(settings)
-        migrate(conninfo)
+        if not worker:  # a worker's parent has migrated and checked the token, once
+            migrate(conninfo)
     except StoreError as exc:
         return fail(f"DATABASE_URL: {exc}", EXIT_DB)
-    if (problem := check_token(settings)) is not None:
+    if not worker and (problem := check_token(settings)) is not None:
         return fail(problem)
     stop = stop_event or threading.Event()
     outcome = {"code": 0}
@@ -129,14 +153,78 @@ def run(env: dict[str, str] | None = None, *, stop_event: threading.Event | None
     for sig in (signal.SIGTERM, signal.SIGINT):
         if threading.current_thread() is threading.main_thread():
             signal.signal(sig, lambda *_: stop.set())
-    node.start()
-    log.info("node running; callbacks on %s, status on %s", settings.callback_listen,
-             settings.status_listen)
+    try:
+        node.start()
+    except StoreError as exc:
+        return fail(f"DATABASE_URL: {exc}", EXIT_DB)
+    log.info("node running%s; callbacks on %s, status on %s",
+             f" as worker {settings.worker_slot} of {settings.workers}" if worker else "",
+             settings.callback_listen, settings.status_listen)
     stop.wait()
     node.stop()
     if embedded is not None:
         embedded.stop()
     return outcome["code"]
+
+
+def supervise(settings: Any, env: Mapping[str, str] | None, *,
+              stop_event: threading.Event | None = None,
+              worker_argv: Sequence[str] | None = None) -> int:
+    """The parent of ``settings.workers`` worker processes: no node, no actors, no HTTP."""
+    from supervision import ProcessSupervisor
+    from trt_actors import StoreError, migrate
+
+    try:
+        conninfo, embedded = database(settings)
+        migrate(conninfo)
+    except StoreError as exc:
+        return fail(f"DATABASE_URL: {exc}", EXIT_DB)
+    if (problem := check_token(settings)) is not None:
+        if embedded is not None:
+            embedded.stop()
+        return fail(problem)
+    count = settings.workers
+    for name, listen in (("TRT_CALLBACK_LISTEN", settings.callback_listen),
+                         ("TRT_STATUS_LISTEN", settings.status_listen)):
+        if listen.endswith(":0"):
+            log.warning("%s=%s: with %d workers each listens on a port of its own; give a "
+                        "fixed port to share it", name, listen, count)
+    argv = list(worker_argv or (sys.executable, str(Path(__file__).resolve()), "run"))
+    common = {**os.environ, **(env or {}), "TRT_WORKERS": str(count),
+              PARENT_PID_ENV: str(os.getpid())}
+    if embedded is not None:
+        common["DATABASE_URL"] = conninfo
+    stop = stop_event or threading.Event()
+    workers = ProcessSupervisor(
+        count, lambda slot: argv, lambda slot: {**common, "TRT_WORKER_SLOT": str(slot)},
+        intensity=10, period=60.0, on_end=lambda code: stop.set())
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(sig, lambda *_: stop.set())
+    workers.start()
+    log.info("node running as %d workers (parent pid %d); callbacks on %s, status on %s",
+             count, os.getpid(), settings.callback_listen, settings.status_listen)
+    stop.wait()
+    code = workers.stop()
+    if code == EXIT_GAVE_UP:
+        log.critical("supervision gave up: the workers kept exiting")
+    if embedded is not None:
+        embedded.stop()
+    return code
+
+
+def watch_parent(parent: int, every: float = 0.5) -> None:
+    """A worker never outlives its parent: once ``os.getppid()`` is no longer ``parent``
+    (it was killed, the worker was handed to init), end this process at once, as a
+    ``kill -9`` would (everything in the node survives one)."""
+    def watch() -> None:
+        pause = threading.Event()  # never set: its wait() is the watch's period
+        while os.getppid() == parent:
+            pause.wait(every)
+        log.error("the parent process (pid %d) is gone; this worker exits", parent)
+        os._exit(EXIT_GAVE_UP)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def migrate_cmd(env: dict[str, str] | None = None) -> int:
@@ -189,8 +277,11 @@ def sandbox(args: argparse.Namespace) -> int:
           f"read replies: GET {telegram.url}/_user/messages?chat_id=1)")
     print(f"sandbox: chat with the bot in a browser: {telegram.chat_url(1)}")
     print(f"sandbox: KIE emulator {kie.url}; status http://127.0.0.1:{args.status_port}/status")
+    if args.workers > 1:
+        print("sandbox: with --workers > 1 the sandbox's own status routes (/sandbox/...) are "
+              "not served; the chat page's balance needs --workers 1")
     try:
-        return run(status_routes=status_sandbox.routes)
+        return run(status_routes=status_sandbox.routes, workers=args.workers)
     finally:
         telegram.stop()
         kie.stop()
@@ -199,7 +290,12 @@ def sandbox(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="trt-node", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the node")
+    node = sub.add_parser("run", help="run the node")
+    node.add_argument("--workers", type=int, default=None, metavar="N",
+                      help="worker processes under one supervising parent (overrides "
+                           "TRT_WORKERS; default: the cores this process may use; 1: the node "
+                           "runs in this process). Several workers share TRT_CALLBACK_LISTEN and "
+                           "TRT_STATUS_LISTEN (SO_REUSEPORT): give them fixed ports")
     sub.add_parser("migrate", help="apply database migrations and exit")
     box = sub.add_parser("sandbox", help="run against emulated KIE and Telegram")
     box.add_argument("--kie-port", type=int, default=8090)
@@ -207,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     box.add_argument("--callback-port", type=int, default=8080)
     box.add_argument("--status-port", type=int, default=8081)
     box.add_argument("--task-seconds", type=float, default=3.0)
+    box.add_argument("--workers", type=int, default=1, metavar="N",
+                     help="worker processes (default 1: the emulators' node in this process)")
     # bench, check and e2e parse their own options (`trt-node check --help`): no tool is
     # imported unless its command runs
     sub.add_parser("bench", add_help=False, help="P1-P6, P8: throughput, latency, memory, "
@@ -244,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "run":
-        return run()
+        return run(workers=args.workers)
     if args.command == "migrate":
         return migrate_cmd()
     return sandbox(args)

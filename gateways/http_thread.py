@@ -2,7 +2,9 @@
 
 Tornado code never blocks (database work goes to a small executor); actors are reached only
 by ``tell``/``route``. Starting returns once the socket listens, so the bound port (``port``
-may be 0) is known; stopping closes the server and ends the loop.
+may be 0) is known; stopping closes the server and ends the loop. With ``reuse_port`` the
+socket is bound with SO_REUSEPORT, so the workers of one node all listen on the same fixed
+port and the kernel spreads the connections among them (with port 0 each would get its own).
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ class HttpThread:
     """One Tornado ``Application`` served on ``host:port`` from a dedicated thread."""
 
     def __init__(self, name: str, app: tornado.web.Application, host: str, port: int,
-                 *, max_body_size: int = 1 << 20) -> None:
+                 *, max_body_size: int = 1 << 20, reuse_port: bool = False) -> None:
         self.name, self.app, self.host, self.port = name, app, host, port
-        self.max_body_size = max_body_size
+        self.max_body_size, self.reuse_port = max_body_size, reuse_port
         self.loop: asyncio.AbstractEventLoop | None = None
         self._server: tornado.httpserver.HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -48,7 +50,8 @@ class HttpThread:
         try:
             server = tornado.httpserver.HTTPServer(
                 self.app, max_body_size=self.max_body_size, xheaders=False)
-            sockets = tornado.netutil.bind_sockets(self.port, self.host)
+            sockets = tornado.netutil.bind_sockets(self.port, self.host,
+                                                   reuse_port=self.reuse_port)
             server.add_sockets(sockets)
             self.port = sockets[0].getsockname()[1]
             self._server = server

@@ -198,7 +198,7 @@ class Node:
                 self.store, self.jobs, cb_host, cb_port,
                 s.kie_hmac_key.get_secret_value() if s.kie_hmac_key else None,
                 published=pub["callbacks"], abuse=abuse, orphan_cap=self.orphan_cap,
-                owns=leases.owns_chat))),
+                owns=leases.owns_chat, reuse_port=s.worker_slot is not None))),
             ChildSpec("poller", lambda: keep("poller", Poller.start(
                 self.store, self.kie, self.jobs, self.ticker,
                 rate_per_s=s.kie_status_per_s, published=pub["poller"],
@@ -209,7 +209,7 @@ class Node:
                 chats=self.chats, parts=leases.parts,
                 leader=lambda: leases.holds("janitor")))),
             ChildSpec("status", lambda: keep("status", Status.start(
-                self, st_host, st_port, status_routes)),
+                self, st_host, st_port, status_routes, reuse_port=s.worker_slot is not None)),
                       restart=Restart.PERMANENT),
         ], intensity=10, period=60.0, on_give_up=self._gave_up(on_give_up or exit_process))
 

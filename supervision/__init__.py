@@ -5,7 +5,8 @@ other actors down with it); supervisors start them from :class:`ChildSpec` facto
 restart them by strategy (:class:`OneForOneSupervisor`, :class:`OneForAllSupervisor`,
 :class:`RestForOneSupervisor`) within a restart budget, with backoff, escalating up the tree
 and finally exiting the process (:data:`GIVE_UP_EXIT_CODE`) so the service manager restarts
-the node. ``Supervisor.snapshot()`` feeds the status endpoint. Logs go to ``trt.supervision``.
+the node. ``Supervisor.snapshot()`` feeds the status endpoint. :class:`ProcessSupervisor` does
+the same for operating-system processes (the node's workers). Logs go to ``trt.supervision``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from supervision._errors import (
     UnknownChild,
 )
 from supervision._give_up import GIVE_UP_EXIT_CODE, GiveUp, exit_process
+from supervision._processes import ProcessSupervisor
 from supervision._spec import ChildSpec, ChildState, Restart
 from supervision._supervisor import (
     OneForAllSupervisor,
@@ -41,6 +43,7 @@ __all__ = [
     "NotLinked",
     "OneForAllSupervisor",
     "OneForOneSupervisor",
+    "ProcessSupervisor",
     "RestForOneSupervisor",
     "Restart",
     "RestartIntensityExceeded",

@@ -307,11 +307,12 @@ class Callbacks(SupervisedActor):
     def __init__(self, store: Store, jobs: Router, host: str, port: int,
                  hmac_key: str | None = None, *, published: Published | None = None,
                  abuse: AbusePolicy | None = None, orphan_cap: OrphanCap | None = None,
-                 owns: Callable[[int], bool] = lambda chat_id: True) -> None:
+                 owns: Callable[[int], bool] = lambda chat_id: True,
+                 reuse_port: bool = False) -> None:
         super().__init__()
         self.ctx = CallbackReceiver(store, jobs, hmac_key, abuse, orphan_cap, owns)
         self.server = HttpThread("callbacks", make_app(self.ctx), host, port,
-                                 max_body_size=MAX_BODY)
+                                 max_body_size=MAX_BODY, reuse_port=reuse_port)
         if published is not None:
             published.publish(self.ctx.stats_snapshot)
 

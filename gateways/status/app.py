@@ -131,13 +131,13 @@ class Status(SupervisedActor):
     """
 
     def __init__(self, node: Node, host: str, port: int,
-                 extra_routes: ExtraRoutes | None = None) -> None:
+                 extra_routes: ExtraRoutes | None = None, *, reuse_port: bool = False) -> None:
         super().__init__()
         token = node.settings.status_token
         self.executor = ThreadPoolExecutor(2, thread_name_prefix="status")
         app = make_app(node, token.get_secret_value() if token else None, self.executor,
                        extra_routes)
-        self.server = HttpThread("status", app, host, port)
+        self.server = HttpThread("status", app, host, port, reuse_port=reuse_port)
 
     def on_start(self) -> None:
         self.server.start()

@@ -46,6 +46,8 @@ class NodeProcess:
             # The progress message at once: these flows follow it to "done" (the deferred
             # default, TRT_PROGRESS_AFTER_S=3, is test_progress_message's subject).
             "TRT_PROGRESS_AFTER_S": "0",
+            # One process unless a test asks for more (TRT_WORKERS="2" in extra_env).
+            "TRT_WORKERS": "1",
             **extra_env,
         }
         self.log_path = log_path

@@ -63,7 +63,8 @@ def start_node(database: str, telegram: Telegram, kie: KieEmulator,
     settings = load_settings(**{
         "TRT_TELEGRAM_TOKEN": token, "TRT_TELEGRAM_API_URL": telegram.url,
         "TRT_KIE_API_KEY": KIE_KEY, "TRT_KIE_API_URL": kie.url, "TRT_KIE_UPLOAD_URL": kie.url,
-        "TRT_CALLBACK_LISTEN": "127.0.0.1:0", "TRT_STATUS_LISTEN": "127.0.0.1:0", **overrides})
+        "TRT_CALLBACK_LISTEN": "127.0.0.1:0", "TRT_STATUS_LISTEN": "127.0.0.1:0",
+        "TRT_WORKERS": "1", **overrides})
     return Node(settings, database, load_catalog(), on_give_up=lambda reason: None).start()
 
 

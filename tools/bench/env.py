@@ -142,6 +142,7 @@ class NodeProc:
             "TRT_CALLBACK_LISTEN": f"127.0.0.1:{self.callback_port}",
             "TRT_STATUS_LISTEN": f"127.0.0.1:{self.status_port}",
             "TRT_LOG_LEVEL": "INFO", OVERRIDES_ENV: json.dumps(overrides or {}),
+            "TRT_WORKERS": "1",  # one process unless the caller passes TRT_WORKERS
             **env,
         }
         self.log_path = log_path

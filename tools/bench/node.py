@@ -28,7 +28,9 @@ def main() -> int:
     import run_node
 
     overrides: dict[str, Any] = json.loads(os.environ.get(OVERRIDES_ENV) or "{}")
-    return int(run_node.run(overrides=overrides))
+    # With TRT_WORKERS > 1 each worker is this module too, so it applies the overrides as well.
+    return int(run_node.run(overrides=overrides,
+                            worker_argv=[sys.executable, "-m", "tools.bench.node"]))
 
 
 if __name__ == "__main__":
