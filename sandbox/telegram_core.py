@@ -215,7 +215,8 @@ class EmulatorCore:
         for bot in self.bots.values():
             bot.wake("shutdown")
             fresh = BotState(bot.token, bot.bot_id, bot.username,
-                             next_update_id=bot.next_update_id)
+                             next_update_id=bot.next_update_id,
+                             polls_in_flight=bot.polls_in_flight)  # they end on their own
             bot.__dict__.update(fresh.__dict__)
         self.flood.reset()
         self.faults.clear()
@@ -247,6 +248,7 @@ class EmulatorCore:
         out["pending_updates"] = {b.username: len(b.pending) for b in self.bots.values()}
         out["next_update_id"] = {b.username: b.next_update_id for b in self.bots.values()}
         out["webhooks"] = {b.username: b.webhook["url"] for b in self.bots.values() if b.webhook}
+        out["poll_overlaps"] = {b.username: b.poll_overlaps for b in self.bots.values()}
         out["polling"] = {
             b.username: b.waiter is not None and not b.waiter.done() for b in self.bots.values()
         }

@@ -29,6 +29,8 @@ answerPreCheckoutQuery, refundStarPayment.
   *created* ([] = default: all but chat_member / message_reaction*). A new getUpdates while
   another waits answers the OLDER one 409 ``Conflict: terminated by other getUpdates request;
   make sure that only one bot instance is running`` (what Telegram does); the new one proceeds.
+  Each such overlap (a getUpdates while another of the bot is in flight) is counted:
+  ``poll_overlaps(token)``; a poll whose client went away (a killed process) is not in flight.
 - Chats: private (chat id == user id), and groups, supergroups and channels (a negative id of
   their own, opened when a member first writes there: ``send_text(..., chat_id=-100)``; any
   member may press any button in them). Message ids per chat. Sending to a chat nobody
@@ -93,7 +95,8 @@ Control: ``GET /_control/stats`` (chat keys are strings) -> {method_calls {metho
 too_many_requests,
 too_many_requests_by_chat {chat: n}, max_global_rate, send_times {chat: [monotonic s]},
 max_chat_rate {chat: n}, max_per_chat_rate, faults_injected, active_faults, pending_updates
-{bot: n}, polling {bot: bool}, next_update_id {bot: n}, webhooks {bot: url}, config}.
+{bot: n}, polling {bot: bool}, poll_overlaps {bot: n}, next_update_id {bot: n}, webhooks
+{bot: url}, config}.
 ``POST /_control/reset`` (forget chats, messages, updates, payments, faults, blocks,
 webhooks, stats; keep config; update ids go on). ``POST /_control/next_update_id``
 {update_id, token?|bot?}: the bot's next update id (Telegram's random next id after a week
@@ -392,6 +395,10 @@ class TelegramEmulator(MediaUserSide):
 
     def clear_faults(self) -> None:
         self._on_loop(self.core.faults.clear)
+
+    def poll_overlaps(self, token: str | None = None) -> int:
+        """getUpdates calls of the bot that came while another was in flight (0: one poller)."""
+        return self._on_loop(lambda: self._bot(token).poll_overlaps)
 
     def set_next_update_id(self, update_id: int, *, token: str | None = None) -> None:
         """Same as POST /_control/next_update_id: the bot's next update gets this id."""

@@ -19,7 +19,7 @@ from tornado.web import Application, RequestHandler
 
 from sandbox import telegram_users as users
 from sandbox.chat_page import ChatPage
-from sandbox.telegram_core import EmulatorCore
+from sandbox.telegram_core import EmulatorCore, Outcome
 from sandbox.telegram_faults import FaultSpec
 from sandbox.telegram_files import FileDownloadHandler, UserFileHandler, send_media_op
 from sandbox.telegram_media import Upload
@@ -60,7 +60,13 @@ _KNOWN = {200, 400, 401, 403, 404, 409, 429, 500, 502, 503, 504}
 
 
 class BotApiHandler(_Base):
-    """``/bot<token>/<method>``: GET or POST, query / form / multipart / JSON parameters."""
+    """``/bot<token>/<method>``: GET or POST, query / form / multipart / JSON parameters.
+
+    A getUpdates whose client goes away (a killed process) ends at once: it no longer holds
+    the bot's long poll, so the next poller's getUpdates is no overlap."""
+
+    _poll: asyncio.Task[Outcome] | None = None
+    _gone = False
 
     async def get(self, token: str, method: str) -> None:
         await self._handle(token, method)
@@ -92,13 +98,28 @@ class BotApiHandler(_Base):
         except ValueError:
             self.reply(400, ApiError(400, "Bad Request: can't parse JSON body").body())
             return
-        outcome = await self.core.call(token, method, params)
+        call = self.core.call(token, method, params)
+        if method.lower() != "getupdates":
+            outcome = await call
+        else:
+            self._poll = asyncio.ensure_future(call)
+            try:
+                outcome = await self._poll
+            except asyncio.CancelledError:
+                if self._gone:
+                    return
+                raise
         if outcome.delay:
             await asyncio.sleep(outcome.delay)
         if outcome.body is None:
             self.detach().close()  # answer nothing: the client sees a dropped connection
             return
         self.reply(outcome.status, outcome.body)
+
+    def on_connection_close(self) -> None:
+        self._gone = True
+        if self._poll is not None:
+            self._poll.cancel()
 
 
 def _bot(core: EmulatorCore, args: JSON) -> BotState:

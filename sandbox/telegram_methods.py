@@ -62,7 +62,20 @@ async def get_me(core: EmulatorCore, bot: BotState, p: Params) -> JSON:
 @bot_method("getUpdates")
 async def get_updates(core: EmulatorCore, bot: BotState, p: Params) -> list[JSON]:
     """Long poll. A newer getUpdates terminates an older waiting one with 409, as Telegram;
-    while a webhook is set, 409 ``WEBHOOK_ACTIVE`` (telegram_webhook)."""
+    while a webhook is set, 409 ``WEBHOOK_ACTIVE`` (telegram_webhook). One that arrives while
+    another of the bot is in flight (waiting, or not yet answered) counts in
+    ``bot.poll_overlaps``: two pollers of one token at once."""
+    if bot.polls_in_flight:
+        bot.poll_overlaps += 1
+    bot.polls_in_flight += 1
+    try:
+        return await _long_poll(core, bot, p)
+    finally:
+        bot.polls_in_flight -= 1
+        core.on_change()
+
+
+async def _long_poll(core: EmulatorCore, bot: BotState, p: Params) -> list[JSON]:
     if bot.webhook is not None:
         raise ApiError(409, WEBHOOK_ACTIVE)
     offset = p.integer("offset")

@@ -209,6 +209,10 @@ class BotState:
     blocked: set[int] = field(default_factory=set)
     """Chat ids of users who blocked the bot (sends -> 403)."""
     delivered_updates: int = 0
+    polls_in_flight: int = 0
+    """getUpdates calls being answered now (a long poll whose client went away has ended)."""
+    poll_overlaps: int = 0
+    """getUpdates calls that arrived while another of this bot was in flight."""
     next_update_id: int = 1
     """Each bot has its own update id sequence, as on Telegram (the core picks the start)."""
     webhook: JSON | None = None

@@ -2,10 +2,12 @@
 
 ``ChaosRun(profile, ...).run()`` starts the emulators and the node, drives simulated users
 through ``/gen <model> ...`` and the confirm button, injects the profile's chaos (``kill -9``
-of the node, a PostgreSQL outage, forged callbacks, KIE and Telegram faults) while they do,
-waits until the database says every job has ended, asks every user for ``/balance`` and
-returns an ``Outcome`` that :mod:`tests.chaos.invariants` checks. The harness only observes
-the node from outside: the database, what the emulators saw, ``/status`` and the log.
+of the node, or with several worker processes of a random worker, of the intake leader or of
+the whole node: :mod:`tests.chaos.node`; a PostgreSQL outage, forged callbacks, KIE and
+Telegram faults) while they do, waits until the database says every job has ended, asks
+every user for ``/balance`` and returns an ``Outcome`` that :mod:`tests.chaos.invariants`
+checks. The harness only observes the node from outside: the database, what the emulators
+saw, ``/status``, the process table and the log.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -26,9 +28,10 @@ from psycopg.rows import dict_row
 
 from sandbox.kie_emulator import KieEmulator
 from sandbox.telegram_emulator import TelegramEmulator
-from tests.acceptance.harness import KIE_KEY, TOKEN, NodeProcess
+from tests.acceptance.harness import KIE_KEY, TOKEN
 from tests.chaos import flood
 from tests.chaos.flood import FloodResult
+from tests.chaos.node import ChaosNode, WorkerKiller
 from tests.support.kie_harness import SourceAddressAdapter
 from tests.support.waiting import wait_until
 from trt_actors.infra.embedded_pg import EmbeddedPostgres
@@ -72,7 +75,11 @@ class Profile:
     """Abusive callbacks flooded at the gateway while users order (``tests.chaos.flood``):
     this many orphans for unknown jobs and half as many forgeries; 0: no flood."""
     kie_duration: float = 1.0
-    workers: int = 8
+    user_threads: int = 8
+    """Simulated users ordering at once."""
+    workers: int = 1
+    """The node's worker processes (``run --workers N``); 1: the node in one process. With
+    more, each kill is of a random worker, of the intake leader or of the whole node."""
     settle_timeout: float = 120.0
     seed: int = 1
 
@@ -92,6 +99,8 @@ class Outcome:
     users: list[int]
     pressed: int = 0
     kills: int = 0
+    kill_log: list[dict[str, Any]] = field(default_factory=list)
+    """One record a kill: kind (node | worker | intake), pid, at (s), how long mending took."""
     crashes: int = 0
     pg_outages: int = 0
     forged: list[dict[str, Any]] = field(default_factory=list)
@@ -102,53 +111,16 @@ class Outcome:
     messages: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     kie_stats: dict[str, Any] = field(default_factory=dict)
     telegram_stats: dict[str, Any] = field(default_factory=dict)
+    poll_overlaps: int = 0
+    """getUpdates of the bot that came while another was in flight (the emulator's count)."""
+    orphans: list[int] = field(default_factory=list)
+    """Worker pids that outlived the node's stop."""
     log: str = ""
     timings: dict[str, float] = field(default_factory=dict)
 
     def query(self, sql: str) -> list[dict[str, Any]]:
         with psycopg.connect(self.database, row_factory=dict_row) as conn:
             return conn.execute(sql.encode()).fetchall()
-
-
-class ChaosNode(NodeProcess):
-    """A node process the harness may kill; an unexpected exit is restarted (and counted),
-    as the service manager would."""
-
-    crashes = 0
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def ready(self) -> bool:
-        if not self.alive():
-            self.crashes += 1
-            self.start_process()
-            return False
-        try:
-            return requests.get(f"{self.status_url}/readyz", timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
-
-    def start_process(self) -> None:
-        import subprocess
-        import sys
-
-        from tests.acceptance.harness import ROOT
-
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "run_node.py"), "run"],
-                                     env=self.env, stdout=log, stderr=log, cwd=ROOT)
-
-    def start(self, timeout: float = 45.0) -> ChaosNode:
-        self.start_process()
-        wait_for(self.ready, timeout, "node /readyz")
-        return self
-
-    def not_ready(self) -> bool:
-        try:
-            return requests.get(f"{self.status_url}/readyz", timeout=2).status_code != 200
-        except requests.RequestException:
-            return True
 
 
 class ChaosRun:
@@ -179,7 +151,8 @@ class ChaosRun:
             for fault in p.telegram_faults:
                 telegram.add_fault(**fault)
             node = ChaosNode(self.database, kie, telegram, self.tmp / "node.log",
-                             TRT_LOG_LEVEL="INFO", **(flood.ENV if p.flood else {}))
+                             workers=p.workers, TRT_LOG_LEVEL="INFO",
+                             **(flood.ENV if p.flood else {}))
             users = [FIRST_USER + i for i in range(p.users)]
             out = Outcome(p, self.database, kie, telegram, users)
             node.start()
@@ -198,6 +171,8 @@ class ChaosRun:
             finally:
                 out.crashes = node.crashes
                 node.stop()
+                out.orphans = node.orphans
+                out.poll_overlaps = telegram.poll_overlaps(TOKEN)
                 out.log = node.log()
         out.pressed = self.pressed
         out.timings["total_s"] = time.monotonic() - started
@@ -226,7 +201,7 @@ class ChaosRun:
             if user in blocked:  # after confirming: the result can no longer be delivered
                 telegram.block_user(user)
 
-        pool = ThreadPoolExecutor(p.workers, thread_name_prefix="chaos-user")
+        pool = ThreadPoolExecutor(p.user_threads, thread_name_prefix="chaos-user")
         futures = [pool.submit(user_flow, u) for u in users]
         pool.shutdown(wait=False)
         flooding = flood.Flood(node.callback_port, self.database, p.flood, FORGED_HOST,
@@ -236,6 +211,8 @@ class ChaosRun:
         moments = sorted(self.rng.uniform(1.0, expected) for _ in range(p.kills + p.pg_outages))
         kinds = ["kill"] * p.kills + ["pg"] * p.pg_outages
         self.rng.shuffle(kinds)
+        victims = self._victims()
+        killer = WorkerKiller(self.database, node)
         forge_at = {len(moments) // 2} if p.forge else set()
         t0 = time.monotonic()
         for i, (at, kind) in enumerate(zip(moments, kinds, strict=True)):
@@ -243,9 +220,13 @@ class ChaosRun:
                 out.forged += self._forge(node)
             done.wait(max(0.0, t0 + at - time.monotonic()))  # the chaos schedule, not a sync
             if kind == "kill":
-                node.kill9()
+                at = round(time.monotonic() - t0, 1)
+                victim = next(victims)
+                record = (killer.kill_node() if victim == "node" else
+                          killer.kill_intake_leader() if victim == "intake" else
+                          killer.kill_worker(self.rng.choice))
+                out.kill_log.append({**record, "at": at})
                 out.kills += 1
-                node.start()
             else:
                 self._pg_outage(node)
                 out.pg_outages += 1
@@ -256,6 +237,17 @@ class ChaosRun:
         if p.forge:
             out.forged += self._forge(node)
         done.set()
+
+    def _victims(self) -> Iterator[str]:
+        """What each kill of the profile kills: the node; with several workers each of a
+        worker, the intake leader and the node once (as far as the kills go), then at random."""
+        if self.p.workers == 1:
+            return iter(["node"] * self.p.kills)
+        choices = ("worker", "intake", "node")
+        victims = list(choices[:self.p.kills]) + [
+            self.rng.choice(choices) for _ in range(self.p.kills - len(choices))]
+        self.rng.shuffle(victims)
+        return iter(victims)
 
     def _confirm(self, node: ChaosNode, telegram: TelegramEmulator, user: int,
                  command: str, round_: int, *, cancel: bool = False) -> None:

@@ -29,6 +29,9 @@ invariant in words (the test asserts there is none). Invariants:
    progress message before its result, its result before the "done" edit. A progress
    message deferred by ``TRT_PROGRESS_AFTER_S`` goes at its time (or never, when its job
    ended first), out of that order by design.
+
+9.–11. never two getUpdates at once, no write under a stale lease epoch, and the kills of a
+   node of several worker processes: :mod:`tests.chaos.invariants_workers`.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from typing import Any
 from tests.acceptance.harness import KIE_KEY, TOKEN
 from tests.chaos import flood
 from tests.chaos.harness import FORGED_HOST, Outcome
+from tests.chaos.invariants_workers import check_workers
 from trt_actors.catalog.model import load_catalog
 
 MARGIN_S = 60.0
@@ -71,6 +75,8 @@ class Report:
     flood: dict[str, Any] = field(default_factory=dict)
     actor_failures: dict[str, int] = field(default_factory=dict)
     slowest_job_s: float = 0.0
+    poll_overlaps: int = 0
+    workers: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
 
@@ -96,6 +102,10 @@ def check(out: Outcome) -> Report:
     _cancels(out, r)
     _flood(out, r)
     _chat_order(out, r)
+    w = check_workers(out)
+    r.poll_overlaps = w.poll_overlaps
+    r.workers = {k: v for k, v in w.__dict__.items() if k not in ("poll_overlaps", "violations")}
+    r.violations += w.violations
     chats = out.status.get("actors", {}).get("chats", {})
     jobs_actors = out.status.get("actors", {}).get("jobs", {})
     r.actor_failures = {"chats": chats.get("failures", -1), "jobs": jobs_actors.get("failures", -1)}

@@ -91,8 +91,24 @@ def test_everything_at_once(own_postgres: tuple[EmbeddedPostgres, str], tmp_path
     faults = {**CALLBACK_CHAOS, **KIE_FAULTS}
     profile = (Profile("full", users=200, jobs_per_user=5, kills=5, pg_outages=1,
                        kie_faults=faults, telegram_faults=TELEGRAM_FAULTS, blocked_users=2,
-                       workers=24, settle_timeout=900, seed=16)
+                       user_threads=24, settle_timeout=900, seed=16)
                if full else
                Profile("combined", users=12, kills=1, kie_faults=faults,
                        telegram_faults=TELEGRAM_FAULTS, blocked_users=1, seed=16))
+    run_profile(profile, database, tmp_path, embedded)
+
+
+def test_workers_kill9(own_postgres: tuple[EmbeddedPostgres, str], tmp_path: Path,
+                       full: bool) -> None:
+    """Issue 16: the node as two worker processes on one PostgreSQL, under kills of a random
+    worker, of the intake leader and (full) of the whole node; the invariants of one process
+    hold, and never two getUpdates at once, no write under a stale lease epoch. Full: the
+    full profile of ``test_everything_at_once`` with two workers."""
+    embedded, database = own_postgres
+    faults = {**CALLBACK_CHAOS, **KIE_FAULTS}
+    profile = (Profile("workers-full", users=200, jobs_per_user=5, kills=5, pg_outages=1,
+                       kie_faults=faults, telegram_faults=TELEGRAM_FAULTS, blocked_users=2,
+                       user_threads=24, settle_timeout=900, workers=2, seed=17)
+               if full else
+               Profile("workers", users=SMALL_USERS, kills=2, workers=2, seed=17))
     run_profile(profile, database, tmp_path, embedded)
