@@ -232,7 +232,7 @@ class Node:
         self.leases.start()
         self.root.start()
         self.wakeups.start()
-        self._lease_work.submit(self._sync_singletons)
+        self._sync_singletons()  # a lone worker leaves start() with intake running
         log.info("node started: %d models in the catalog; worker %s", len(self.catalog),
                  self.leases.worker_id)
         return self
@@ -240,7 +240,8 @@ class Node:
     def _leases_changed(self, change: LeaseChange) -> None:
         """On the leases thread: the work it implies goes to a thread of its own (stopping
         a singleton may take seconds, and renewals must not wait for it)."""
-        self._lease_work.submit(self._apply_change, change)
+        with contextlib.suppress(RuntimeError):  # stopping: nothing more to start
+            self._lease_work.submit(self._apply_change, change)
 
     def _apply_change(self, change: LeaseChange) -> None:
         self._sync_singletons()
