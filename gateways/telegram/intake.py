@@ -47,6 +47,7 @@ from telegram.error import (
 
 from gateways.published import Published
 from gateways.telegram.send_errors import flood_wait
+from gateways.telegram.updates import clean_json, store_updates
 from gateways.telegram.webhook import (
     CONFLICT_ALERTS,
     WEBHOOK,
@@ -61,8 +62,6 @@ from trt_actors import (
     IntakeLoopFailed,
     Router,
     Store,
-    StoreError,
-    Tx,
     UpdateReceived,
 )
 
@@ -74,10 +73,10 @@ BOT_KEY = "telegram_bot_id"
 POLL_BACKOFF = Backoff(base=1.0, cap=30.0, jitter=(0.8, 1.2))
 """After a timeout or network error of getUpdates (a success starts again from 1 s)."""
 CONFLICT_BACKOFF = Backoff(base=5.0, cap=60.0, jitter=(0.8, 1.2))
+"""After a 409: slow enough not to fight another poller, quick to resume once it is gone."""
 LEASE_MARGIN = 0.75
 """Seconds a long poll must end before the intake lease could: the request's way there and
 back (Telegram answers it ``timeout`` seconds after it arrived at the latest)."""
-"""After a 409: slow enough not to fight another poller, quick to resume once it is gone."""
 STORE_BACKOFF = Backoff(base=1.0, cap=1.0, factor=1.0)
 """A steady 1 s while the database refuses the updates: they are not confirmed meanwhile."""
 
@@ -92,39 +91,6 @@ def make_bot(token: str, api_url: str, *, read_timeout: float = 10.0) -> telegra
                            connect_timeout=5.0)
     return telegram.Bot(token, base_url=f"{api_url}/bot", base_file_url=f"{api_url}/file/bot",
                         request=request, get_updates_request=polling)
-
-
-def clean_json(value: Any) -> Any:
-    """The update as PostgreSQL's jsonb accepts it: no NUL characters, no lone surrogates
-    (both are legal in Telegram's JSON and refused by jsonb); each becomes U+FFFD."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            value = value.replace("\x00", "\ufffd")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            value = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-        return value
-    if isinstance(value, dict):
-        return {clean_json(k): clean_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [clean_json(v) for v in value]
-    return value
-
-
-def chat_of(update: dict[str, Any]) -> int | None:
-    for key in ("message", "edited_message", "callback_query", "pre_checkout_query"):
-        part = update.get(key)
-        if not isinstance(part, dict):
-            continue
-        if key == "callback_query":
-            part = part.get("message") or {"chat": part.get("from")}
-        if key == "pre_checkout_query":
-            return int(part["from"]["id"]) if isinstance(part.get("from"), dict) else None
-        chat = part.get("chat")
-        if isinstance(chat, dict) and isinstance(chat.get("id"), int):
-            return int(chat["id"])
-    return None
 
 
 class Intake(SupervisedActor):
@@ -383,46 +349,8 @@ class Intake(SupervisedActor):
                         "are numbered on their own", bot_id, before)
 
     def _store(self, updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        batch = [{"update_id": u["update_id"], "chat_id": chat_of(u), "payload": u}
-                 for u in updates]
-        try:
-            with self.store.transaction() as tx:
-                tx.run("updates_lock", bot_id=self.bot_id)
-                rows = tx.all("updates_store", bot_id=self.bot_id, updates=json.dumps(batch))
-                self._wake_owners(tx, rows)
-            return rows
-        except DatabaseUnavailable:
-            raise
-        except StoreError as exc:
-            # One update the database refuses must not block the others: store them one by
-            # one, keeping a bare record of any that still fails (handled, so never replayed).
-            log.warning("update batch refused (%s); storing one by one", exc)
-        rows = []
-        with self.store.transaction() as tx:
-            tx.run("updates_lock", bot_id=self.bot_id)
-            for item in batch:
-                try:
-                    with tx.savepoint():
-                        rows.extend(tx.all("updates_store", bot_id=self.bot_id,
-                                           updates=json.dumps([item])))
-                except DatabaseUnavailable:
-                    raise
-                except StoreError as exc:
-                    log.warning("update %s refused by the database: %s", item["update_id"], exc)
-                    bare = {"update_id": item["update_id"], "chat_id": None,
-                            "payload": {"update_id": item["update_id"], "refused": True}}
-                    for row in tx.all("updates_store", bot_id=self.bot_id,
-                                      updates=json.dumps([bare])):
-                        tx.run("update_handled", update_id=row["update_id"])
-            self._wake_owners(tx, rows)
-        return rows
-
-    def _wake_owners(self, tx: Tx, rows: list[dict[str, Any]]) -> None:
-        """Updates of chats another worker owns: it is woken when this commits."""
-        foreign = [f"u:{r['chat_id']}:{r['update_id']}" for r in rows
-                   if r["chat_id"] is not None and not self.owns(int(r["chat_id"]))]
-        if foreign:
-            tx.one("wake", payloads=foreign)
+        assert self.bot_id is not None
+        return store_updates(self.store, self.bot_id, updates, self.owns)
 
     def _dispatch(self, update_id: int, chat_id: int | None) -> None:
         if chat_id is None:

@@ -118,3 +118,4 @@ def test_two_nodes_share_the_chats_and_survive_each_others_kill9(
     held = query(database, "SELECT sum(held) AS held FROM users")[0]["held"]
     assert held == 0
     assert alive.status()["ready"]
+    assert telegram.poll_overlaps() == 0, "never two getUpdates at once"

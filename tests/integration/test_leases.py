@@ -114,3 +114,21 @@ def test_a_stopped_worker_gives_everything_back_at_once(stores: list[Store]) -> 
         assert len(second.parts()) == PARTITIONS  # no 30 s wait for an expiry
     finally:
         second.stop()
+
+
+def test_budget_shares_never_add_up_past_the_node_wide_limit(stores: list[Store]) -> None:
+    first = Leases(stores[0], node="n1", policy=FAST).start()
+    assert first.share(10.0) == 1.0  # alone: the whole budget
+    second = Leases(stores[1], node="n2", policy=FAST).start()
+    try:
+        # the newcomer takes nothing for a window of the limit (the first still uses its
+        # whole share until its next round); the first shrinks to half at once
+        assert second.share(10.0) == 0.0
+        wait_until(lambda: first.share(10.0) == 0.5, 10, "the first worker's half")
+        assert second.share(0.0) == 0.5
+    finally:
+        second.stop()
+    # the first grows back only once the second's takes are out of every window
+    wait_until(lambda: first.share(0.0) == 1.0, 10, "the whole budget again")
+    assert first.share(10.0) == 0.5
+    first.stop()
