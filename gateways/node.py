@@ -112,7 +112,8 @@ class Node:
         self.alerts = Alerts()
         s = settings
         self.leases = Leases(self.store, node=s.node_name, slot=s.worker_slot,
-                             info=self._worker_info)
+                             info=self._worker_info,
+                             expected=s.workers if s.worker_slot is not None else 1)
         leases = self.leases
         self.kie = KieClient(s.kie_api_url, s.kie_api_key.get_secret_value(),
                              create_limit=(s.kie_create_per_10s, 10.0),

@@ -9,21 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.integration.test_cli import _env, _trt_node
+
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = {"TRT_TELEGRAM_TOKEN": "123456:ABCdefGHIjklMNOpqrsTUVwxyz0123456789",
             "TRT_KIE_API_KEY": "cli-workers-kie-key"}
-
-
-def _env(**only: str) -> dict[str, str]:
-    """This process's environment without any node setting, plus ``only``."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.upper().startswith("TRT_") and k.upper() != "DATABASE_URL"}
-    return {**env, **only}
-
-
-def _trt_node(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(ROOT / "run_node.py"), *args], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=60)
 
 
 def test_run_help_shows_the_workers_flag() -> None:

@@ -132,3 +132,17 @@ def test_budget_shares_never_add_up_past_the_node_wide_limit(stores: list[Store]
     wait_until(lambda: first.share(0.0) == 1.0, 10, "the whole budget again")
     assert first.share(10.0) == 0.5
     first.stop()
+
+
+def test_the_workers_of_one_node_take_their_share_from_the_start(
+        stores: list[Store]) -> None:
+    """Workers started together (``--workers 2``) split the budgets at once: none waits a
+    window of the limit, and their sum is never above it."""
+    first = Leases(stores[0], node="n1", slot=0, policy=FAST, expected=2).start()
+    assert first.share(10.0) == 0.5  # alone for now, but its node is two workers
+    second = Leases(stores[1], node="n1", slot=1, policy=FAST, expected=2).start()
+    try:
+        assert second.share(10.0) == 0.5
+    finally:
+        second.stop()
+        first.stop()

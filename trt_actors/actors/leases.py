@@ -97,8 +97,12 @@ class Leases:
     def __init__(self, store: Store, *, node: str, slot: int | None = None,
                  policy: LeasePolicy | None = None,
                  info: Callable[[], dict[str, Any]] | None = None,
-                 singletons: tuple[str, ...] = SINGLETONS) -> None:
+                 singletons: tuple[str, ...] = SINGLETONS, expected: int = 1) -> None:
         self.store = store
+        self.expected = max(expected, 1)
+        """The workers this worker's node is meant to have (``TRT_WORKERS``): from its first
+        round it takes at most ``1 / expected`` of a budget, so the workers of a node that
+        start together never need the newcomer's wait below."""
         self.policy = policy or LeasePolicy()
         self.node, self.slot, self.pid = node, slot, os.getpid()
         self.host = socket.gethostname()
@@ -150,7 +154,8 @@ class Leases:
 
     def share(self, window: float) -> float:
         """This worker's part of a node-wide budget counted over ``window`` seconds: one
-        over the live workers, the smallest seen in the last ``window`` (plus a round), so
+        over the live workers (or its node's worker count, if more), the smallest seen in
+        the last ``window`` (plus a round), so
         a budget grows only once the takes of a worker that left (or of the larger shares
         before a worker joined) are out of every window."""
         horizon = time.monotonic() - window - self.policy.interval
@@ -178,9 +183,10 @@ class Leases:
         with contextlib.suppress(StoreError):
             self._forget_dead()
         self.round()
-        if self._live > 1:
-            # Joining running workers: no share of the node-wide budgets for a window, so
-            # this worker's takes never stack on the larger shares the others still use.
+        if self._live > self.expected:
+            # Joining workers beyond its node's own (another node's): no share of the
+            # node-wide budgets for a window, so this worker's takes never stack on the
+            # larger shares the others still use.
             with self._lock:
                 self._shares.appendleft((begun, 0.0))
         self._thread = threading.Thread(target=self._run, name="leases", daemon=True)
@@ -288,7 +294,7 @@ class Leases:
             self._epochs = dict(held)
             self._live = live
             now = time.monotonic()
-            self._shares.append((now, 1.0 / max(live, 1)))
+            self._shares.append((now, 1.0 / max(live, self.expected)))
             while len(self._shares) > 1 and self._shares[0][0] < now - 120:
                 self._shares.popleft()
         gained, lost = set(held) - kept, before - kept
