@@ -90,7 +90,7 @@ class JobCost:
     calls: float
     """Bot API calls per job (getUpdates and start-up calls excluded)."""
     cpu_ms: float
-    """CPU time of the bot's process per job."""
+    """CPU time per job of the bot (every process of it)."""
     methods: Counter[str]
     jobs: int
 
@@ -101,5 +101,5 @@ class JobCost:
         return [
             Row(test, "PostgreSQL commits per job (xact_commit)", f"{self.commits:.1f}"),
             Row(test, "Bot API calls per job", f"{self.calls:.2f}", note=self.calls_note()),
-            Row(test, "CPU ms per job (node process)", f"{self.cpu_ms:.1f}"),
+            Row(test, "CPU ms per job (the node: all its processes)", f"{self.cpu_ms:.1f}"),
         ]

@@ -2,9 +2,11 @@
 the emulated KIE and Telegram in the bench process, the real node as a subprocess, and the
 table rows the benchmarks report.
 
-The node runs in its own process (its own GIL), like in production; the emulators and the
-load generator share the bench process. Timestamps that cross the two processes are wall
-clock (``time.time()``), the same clock on one machine.
+The node runs in its own process (its own GIL), like in production, or as a parent and
+``TRT_WORKERS`` worker processes, measured once the workers have split the partitions evenly
+and each has its share of the node-wide budgets; the emulators and the load generator share
+the bench process (CPU time by process: :mod:`tools.bench.cpu`). Timestamps that cross the
+processes are wall clock (``time.time()``), the same clock on one machine.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ from psycopg.rows import dict_row
 
 from sandbox.kie_emulator import KieEmulator
 from sandbox.telegram_emulator import TelegramEmulator
+from tools.bench.cpu import cpu_by_pid
 from tools.bench.node import OVERRIDES_ENV
+from trt_actors import PARTITIONS, LeasePolicy
 from trt_actors.infra.embedded_pg import EmbeddedPostgres
 from trt_actors.infra.migrations import migrate
 
@@ -56,6 +60,8 @@ class Row:
     met: bool | None = None
     """None: informational (no target of its own)."""
     note: str = ""
+    missed: str = ""
+    """By how much a missed target was missed (shown beside "no")."""
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str, poll: float = 0.05) -> Any:
@@ -99,31 +105,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class CallClock:
-    """Records the wall time of every status query the KIE emulator receives.
-
-    The emulator counts calls but keeps no times; the bench wraps its counter (in this
-    process) to see the rate KIE sees, and when the first poll after a restart arrived.
-    """
-
-    STATUS = ("market.status", "veo.status", "suno.status")
-
-    def __init__(self, kie: KieEmulator) -> None:
-        self.status_times: list[float] = []
-        self._lock = threading.Lock()
-        count = kie.core.count_call
-
-        def counting(endpoint: str) -> None:
-            if endpoint in self.STATUS:
-                with self._lock:
-                    self.status_times.append(time.time())
-            count(endpoint)
-
-        kie.core.count_call = counting  # type: ignore[method-assign]
-
-    def since(self, t0: float) -> list[float]:
-        with self._lock:
-            return [t for t in self.status_times if t >= t0]
+SETTLE_S = 1.0
+"""How long every worker of a node has run before a benchmark starts measuring, past a lease
+round: a worker that joins others gets no share of a node-wide budget for that budget's
+window (``Leases.share``). 1 s: Telegram's messages per second and KIE's status queries."""
+KIE_CREATE_WINDOW_S = 10.0
+"""The window of KIE's createTask budget (20 per 10 s): a benchmark that creates tasks
+settles this long."""
+_LIVE = (b"SELECT count(*) AS n, EXTRACT(EPOCH FROM now() - max(started_at))::float8 AS age "
+         b"FROM workers WHERE heartbeat_at > now() - interval '5 seconds'")
+_LEASED = (b"SELECT owner, count(*) AS n FROM leases WHERE name LIKE 'part:%' "
+           b"AND expires_at > now() GROUP BY owner")
 
 
 class NodeProc:
@@ -131,7 +123,7 @@ class NodeProc:
 
     def __init__(self, database_url: str, kie: KieEmulator, telegram: TelegramEmulator,
                  log_path: Path, overrides: dict[str, Any] | None = None, *,
-                 profile: Path | None = None, **env: str) -> None:
+                 profile: Path | None = None, settle: float = SETTLE_S, **env: str) -> None:
         self.callback_port, self.status_port = free_port(), free_port()
         self.env = {
             **os.environ,
@@ -145,6 +137,10 @@ class NodeProc:
             "TRT_WORKERS": "1",  # one process unless the caller passes TRT_WORKERS
             **env,
         }
+        self.workers = int(self.env["TRT_WORKERS"])
+        """Worker processes: with more than one, a parent supervises them."""
+        self.settle = settle + LeasePolicy().interval
+        """Seconds every worker has run when :meth:`start` returns (``TRT_WORKERS`` > 1)."""
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
         self.spy: subprocess.Popen[bytes] | None = None
@@ -171,6 +167,11 @@ class NodeProc:
     def start(self, timeout: float = 60.0) -> NodeProc:
         self.spawn()
         wait_for(self.ready, timeout, "node /readyz", poll=0.02)
+        if self.workers > 1:
+            wait_for(self.balanced, timeout, f"the partitions split among {self.workers} "
+                     "workers", poll=0.1)
+            wait_for(self.settled, timeout, f"{self.workers} workers up for "
+                     f"{self.settle:.1f} s", poll=0.1)
         if self.profile is not None:
             self._profile(self.profile)
         return self
@@ -183,7 +184,8 @@ class NodeProc:
         target = out / f"{self.log_path.stem}-{self.proc.pid}.txt"
         self.spy = subprocess.Popen(
             [spy, "record", "--pid", str(self.proc.pid), "--rate", "200", "--threads", "--gil",
-             "--format", "raw", "--output", str(target), "--nonblocking"],
+             "--format", "raw", "--output", str(target), "--nonblocking",
+             *(["--subprocesses"] if self.workers > 1 else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def ready(self) -> bool:
@@ -196,6 +198,25 @@ class NodeProc:
         except requests.RequestException:
             return False
 
+    def balanced(self) -> bool:
+        """Every partition leased, live, and split evenly: one owner per worker, none holding
+        more than its fair share (a node is ready before the newest worker has its share).
+        """
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            return self.ready()  # raises with the log's tail
+        with connect(self.env["DATABASE_URL"]) as conn:
+            held = [int(r["n"]) for r in conn.execute(_LEASED).fetchall()]
+        return (len(held) == self.workers and sum(held) == PARTITIONS
+                and max(held) <= -(-PARTITIONS // self.workers))
+
+    def settled(self) -> bool:
+        """Every worker has run ``settle`` seconds: each has its share of the budgets."""
+        with connect(self.env["DATABASE_URL"]) as conn:
+            row = conn.execute(_LIVE).fetchone()
+        return (row is not None and int(row["n"]) == self.workers
+                and float(row["age"] or 0.0) >= self.settle)
+
     def status(self) -> dict[str, Any]:
         return dict(self.http.get(f"{self.status_url}/status", timeout=30).json())
 
@@ -203,18 +224,28 @@ class NodeProc:
         assert self.proc is not None
         return psutil.Process(self.proc.pid)
 
-    def cpu_seconds(self) -> float:
-        """User + system CPU time the node process has used so far."""
-        times = self.process().cpu_times()
-        return float(times.user + times.system)
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
 
-    def helper_cpu_seconds(self) -> dict[int, float]:
-        """CPU time so far of each process the node started (its file transfer workers and
-        their fork server), by pid."""
+    def worker_pids(self) -> list[int]:
+        """The worker processes: the parent's children (``TRT_WORKERS`` > 1), else the node."""
+        if self.workers == 1:
+            return [self.pid]
         try:
-            return cpu_by_pid(self.process().children(recursive=True))
+            return sorted(child.pid for child in self.process().children())
+        except psutil.Error:
+            return []
+
+    def cpu_by_pid(self) -> dict[int, float]:
+        """CPU seconds so far of every process of the node (it and every process under it:
+        workers, their file transfer workers and fork servers), by pid."""
+        try:
+            tree = [self.process(), *self.process().children(recursive=True)]
         except psutil.Error:
             return {}
+        return cpu_by_pid(tree)
 
     def kill9(self) -> None:
         assert self.proc is not None
@@ -283,24 +314,26 @@ class BenchEnv:
 
     @contextmanager
     def node(self, database_url: str, kie: KieEmulator, telegram: TelegramEmulator,
-             name: str, overrides: dict[str, Any] | None = None,
+             name: str, overrides: dict[str, Any] | None = None, *, settle: float = SETTLE_S,
              **env: str) -> Iterator[NodeProc]:
-        node = self.node_proc(database_url, kie, telegram, name, overrides, **env)
+        node = self.node_proc(database_url, kie, telegram, name, overrides, settle=settle,
+                              **env)
         try:
             yield node.start()
         finally:
             node.stop()
 
     def node_proc(self, database_url: str, kie: KieEmulator, telegram: TelegramEmulator,
-                  name: str, overrides: dict[str, Any] | None = None, **env: str) -> NodeProc:
+                  name: str, overrides: dict[str, Any] | None = None, *,
+                  settle: float = SETTLE_S, **env: str) -> NodeProc:
         return NodeProc(database_url, kie, telegram, self.workdir / f"node-{name}.log",
-                        overrides, profile=self.profile, **env)
+                        overrides, profile=self.profile, settle=settle, **env)
 
-    def pgbench(self, database_url: str, clients: int, seconds: int) -> float:
+    def pgbench(self, clients: int, seconds: int) -> float:
         """PostgreSQL's own commit rate (tps) for ``clients`` connections running a small
-        write transaction (one UPDATE and one INSERT), in a database of its own."""
+        write transaction (one UPDATE and one INSERT), in a database of its own (same
+        server)."""
         db = self.database("pgbench")
-        del database_url  # same server; pgbench gets a database of its own
         exe = str(self.pg.bin_dir / "pgbench")
         script = self.workdir / "write.sql"
         script.write_text(
@@ -327,74 +360,15 @@ def load_note() -> str:
     return f"load average {one:.1f} (1 min) / {five:.1f} (5 min) on {os.cpu_count()} cores"
 
 
-def cpu_by_pid(procs: list[psutil.Process]) -> dict[int, float]:
-    """User + system CPU seconds so far of each process, by pid (one that exited is left out)."""
-    times: dict[int, float] = {}
-    for proc in procs:
-        try:
-            cpu = proc.cpu_times()
-        except psutil.Error:  # exited meanwhile
-            continue
-        times[proc.pid] = cpu.user + cpu.system
-    return times
-
-
-class CpuSplit:
-    """CPU time used between ``start`` and ``note``, by who: the node, this process (the
-    emulators and the load generator), and PostgreSQL's processes.
-
-    PostgreSQL's are the bench server's postmaster and its children (found through the
-    socket directory in the node's ``DATABASE_URL``, which is the embedded server's data
-    directory), each counted from its own earlier reading: a total over every ``postgres``
-    process on the machine counted other servers and went negative when a backend exited.
-    A backend that exits within the window is missed (an undercount, never negative)."""
-
-    def __init__(self, node: NodeProc) -> None:
-        self.node = node
-        self._postmaster = _postmaster(node.env["DATABASE_URL"])
-        self._before = self._now()
-        self._started = time.monotonic()
-
-    def _pg(self) -> dict[int, float]:
-        if self._postmaster is not None:
-            try:
-                procs = [self._postmaster, *self._postmaster.children()]
-            except psutil.Error:
-                procs = []
-        else:
-            procs = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
-        return cpu_by_pid(procs)
-
-    def _now(self) -> tuple[float, float, dict[int, float], dict[int, float]]:
-        mine = psutil.Process().cpu_times()
-        return (self.node.cpu_seconds(), mine.user + mine.system, self._pg(),
-                self.node.helper_cpu_seconds())
-
-    def note(self) -> str:
-        wall = max(1e-9, time.monotonic() - self._started)
-        (node0, bench0, pg0, kids0), (node1, bench1, pg1, kids1) = self._before, self._now()
-        node, bench = (node1 - node0) / wall, (bench1 - bench0) / wall
-        pg = sum(max(0.0, t - pg0.get(pid, 0.0)) for pid, t in pg1.items()) / wall
-        kids = sum(max(0.0, t - kids0.get(pid, 0.0)) for pid, t in kids1.items()) / wall
-        helpers = f", node's transfer workers {kids:.2f}" if kids1 else ""
-        return (f"CPU in cores: node {node:.2f}{helpers}, emulators + load {bench:.2f}, "
-                f"PostgreSQL {pg:.2f}, of {os.cpu_count()}")
-
-
-def _postmaster(database_url: str) -> psutil.Process | None:
-    """The postmaster serving ``database_url`` when its socket directory holds its pid file
-    (the embedded server); None otherwise."""
-    host = str(psycopg.conninfo.conninfo_to_dict(database_url).get("host") or "")
-    if not host.startswith("/"):  # a TCP server: no pid file to read
-        return None
-    try:
-        return psutil.Process(int((Path(host) / "postmaster.pid").read_text().split()[0]))
-    except (OSError, ValueError, IndexError, psutil.Error):
-        return None
-
-
 def connect(database_url: str) -> psycopg.Connection[dict[str, Any]]:
     return psycopg.connect(database_url, autocommit=True, row_factory=dict_row)
+
+
+def count(database_url: str, sql: bytes, **params: Any) -> int:
+    """The ``n`` of a one-row query (``SELECT count(*) AS n ...``); 0 for no row."""
+    with connect(database_url) as conn:
+        row = conn.execute(sql, params or None).fetchone()
+    return int(row["n"]) if row else 0
 
 
 def next_xid(database_url: str) -> int:

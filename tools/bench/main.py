@@ -3,11 +3,13 @@
     P1  full-pipeline jobs/s (confirm → createTask → callback → delivered) with zero-latency
         emulators, write transactions per job, and the ratio to PostgreSQL's own commit rate
         (pgbench, same server, same number of clients)                        target ≥ 0.5
-        the cost of a job: PostgreSQL commits, Bot API calls and the node's CPU ms per job;
-        beside it the baseline, a plain python-telegram-bot bot making the same Bot API calls
-        per job with no database (tools/bench/plain_bot.py), and P1's jobs/s and CPU per job
-        as ratios to it, workers = 1                                  ≥ 1.0×; ≤ 2×
+        the cost of a job: PostgreSQL commits, Bot API calls and the node's CPU ms per job
+        (every process of the node); beside it the baseline, a plain python-telegram-bot bot
+        making the same Bot API calls per job with no database (tools/bench/plain_bot.py),
+        and P1's jobs/s and CPU per job as ratios to it, for workers = 1, 2 and the machine's
+        cores (``--workers``), each in a fresh database and node      ≥ 1.0×; ≤ 2×
     P2  callback received → Telegram send, p50 / p99 at 100 callbacks/s      ≤ 5 / ≤ 25 ms
+        the same for each worker count                                   p99 ≤ 100 ms
     P3  100,000 and 1,000,000 jobs waiting on KIE: RSS, threads, /status time
                                                                 ≤ 250 MB, ≤ 64, < 100 ms
     P4  every callback dropped: task completion → detection; status queries per second
@@ -26,9 +28,9 @@
 
 Everything runs on an embedded PostgreSQL of its own (a fresh database per benchmark), with
 the emulated KIE and Telegram in this process and the real node as a subprocess. ``--quick``
-runs small sizes (under two minutes); ``--only P1,P3`` a subset. A full run writes the
-table into ``BENCHMARKS.md`` between its bench markers and keeps everything else there (the
-hand-written analysis and before/after notes).
+runs small sizes (under two minutes); ``--only P1,P3`` a subset; ``--workers 1,2`` P1's and
+P2's worker counts. A full run writes the table into ``BENCHMARKS.md`` between its bench
+markers and keeps everything else there (the hand-written analysis and before/after notes).
 """
 
 from __future__ import annotations
@@ -108,22 +110,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", type=Path, default=None,
                         help="where to write the report (default: BENCHMARKS.md for a full "
                              "run of everything, nowhere for --quick or --only)")
+    parser.add_argument("--workers", type=worker_list, default=None, metavar="N,N",
+                        help="P1 and P2 once for each of these worker counts, e.g. 1,2 "
+                             "(default: 1, 2 and the machine's cores)")
 
 
-def run_selected(env: BenchEnv, only: list[str], sizes: Sizes) -> list[Row]:
-    """Run the chosen benchmarks in order; a benchmark that breaks is one failed row."""
+def workers_counts() -> list[int]:
+    """P1's and P2's worker counts: 1, 2 and the cores this process may run on."""
+    return sorted({1, 2, len(os.sched_getaffinity(0))})
+
+
+def worker_list(text: str) -> list[int]:
+    """``--workers``: comma-separated positive counts, e.g. ``1,2``."""
+    try:
+        counts = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        counts = []
+    if not counts or counts[0] < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give worker counts of 1 or more, e.g. 1,2")
+    return counts
+
+
+def run_selected(env: BenchEnv, only: list[str], sizes: Sizes,
+                 workers: list[int] | None = None) -> list[Row]:
+    """Run the chosen benchmarks in order (P1 and P2 once per worker count, default
+    ``workers_counts()``); a benchmark that breaks is one failed row."""
     from tools.bench import answers as bench_answers
     from tools.bench import delivery as bench_delivery
+    from tools.bench import latency as bench_latency
     from tools.bench import media as bench_media
     from tools.bench import pipeline as bench_pipeline
     from tools.bench import retention as bench_retention
     from tools.bench import waiting as bench_waiting
     from tools.bench.env import Row
 
-    s = sizes
+    s, workers = sizes, workers or workers_counts()
     plan: list[tuple[tuple[str, ...], Callable[[], list[Row]]]] = [
-        (("P1",), lambda: bench_pipeline.p1_throughput(env, s.p1_jobs, s.pgbench_s)),
-        (("P2",), lambda: bench_pipeline.p2_latency(env, s.p2_rate, s.p2_seconds)),
+        (("P1",), lambda: bench_pipeline.p1_throughput(env, s.p1_jobs, s.pgbench_s, workers)),
+        (("P2",), lambda: bench_latency.p2_latency(env, s.p2_rate, s.p2_seconds, workers)),
         (("P3", "P6"), lambda: bench_waiting.p3_p6_waiting(
             env, s.waiting_jobs, s.p3_observe_s, p3="P3" in only, p6="P6" in only)),
         (("P3",), lambda: bench_waiting.p3_p6_waiting(
@@ -171,6 +195,8 @@ def table(rows: list[Row]) -> str:
     lines = ["| test | metric | value | target | met |", "|---|---|---|---|---|"]
     for r in rows:
         met = "—" if r.met is None else ("yes" if r.met else "**no**")
+        if r.met is False and r.missed:
+            met += f": missed by {r.missed}"
         lines.append(f"| {r.test} | {r.metric} | {r.value} | {r.target} | {met} |")
     return "\n".join(lines)
 
@@ -226,7 +252,7 @@ def main(args: argparse.Namespace) -> int:
 
     env = BenchEnv(profile=args.profile).start()
     try:
-        rows = run_selected(env, only, sizes)
+        rows = run_selected(env, only, sizes, args.workers)
         pg_version = env.server_version()
     finally:
         env.close()

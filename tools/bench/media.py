@@ -19,9 +19,9 @@ from typing import Any
 
 from sandbox.telegram_content import make_content
 from sandbox.telegram_emulator import TelegramEmulator
+from tools.bench.cpu import CpuSplit
 from tools.bench.env import (
     BenchEnv,
-    CpuSplit,
     Row,
     load_note,
     median,

@@ -16,7 +16,7 @@ import time
 
 from tools.bench import seed as bench_seed
 from tools.bench.env import BenchEnv, Row, connect, wait_for
-from tools.bench.pipeline import LOW_RATE, phase
+from tools.bench.latency import LOW_RATE, phase
 
 RETENTION_DAYS = 30
 NOTHING_TO_PURGE_DAYS = 36_500

@@ -4,12 +4,13 @@ results)."""
 
 from __future__ import annotations
 
+import threading
 import time
 
+from sandbox.kie_emulator import KieEmulator
 from tools.bench import seed as bench_seed
 from tools.bench.env import (
     BenchEnv,
-    CallClock,
     NodeProc,
     Row,
     connect,
@@ -19,6 +20,34 @@ from tools.bench.env import (
     percentile,
     wait_for,
 )
+
+
+class CallClock:
+    """Records the wall time of every status query the KIE emulator receives.
+
+    The emulator counts calls but keeps no times; the bench wraps its counter (in this
+    process) to see the rate KIE sees, and when the first poll after a restart arrived.
+    """
+
+    STATUS = ("market.status", "veo.status", "suno.status")
+
+    def __init__(self, kie: KieEmulator) -> None:
+        self.status_times: list[float] = []
+        self._lock = threading.Lock()
+        count = kie.core.count_call
+
+        def counting(endpoint: str) -> None:
+            if endpoint in self.STATUS:
+                with self._lock:
+                    self.status_times.append(time.time())
+            count(endpoint)
+
+        kie.core.count_call = counting  # type: ignore[method-assign]
+
+    def since(self, t0: float) -> list[float]:
+        with self._lock:
+            return [t for t in self.status_times if t >= t0]
+
 
 STATUS_LIMIT = 10
 """KIE's status-query limit per second (kie-api.md); the node's default too."""
