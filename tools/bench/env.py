@@ -107,11 +107,8 @@ def free_port() -> int:
 
 SETTLE_S = 1.0
 """How long every worker of a node has run before a benchmark starts measuring, past a lease
-round: a worker that joins others gets no share of a node-wide budget for that budget's
-window (``Leases.share``). 1 s: Telegram's messages per second and KIE's status queries."""
-KIE_CREATE_WINDOW_S = 10.0
-"""The window of KIE's createTask budget (20 per 10 s): a benchmark that creates tasks
-settles this long."""
+round: the partitions are balanced and every worker has beaten its heartbeat (the workers of
+one node take their share of the node-wide budgets from the start: ``Leases.expected``)."""
 _LIVE = (b"SELECT count(*) AS n, EXTRACT(EPOCH FROM now() - max(started_at))::float8 AS age "
          b"FROM workers WHERE heartbeat_at > now() - interval '5 seconds'")
 _LEASED = (b"SELECT owner, count(*) AS n FROM leases WHERE name LIKE 'part:%' "

@@ -18,7 +18,6 @@ from tools.bench.baseline import rows as baseline_rows
 from tools.bench.cost import Commits, JobCost, bot_api_calls, per_method
 from tools.bench.cpu import CpuSplit, NodeCpu
 from tools.bench.env import (
-    KIE_CREATE_WINDOW_S,
     BenchEnv,
     Row,
     count,
@@ -180,7 +179,7 @@ def _p1_run(env: BenchEnv, n: int, workers: int, *, paced: bool) -> P1Run:
     kie_config = {"duration_s": 0, "rate_limits": False}
     with env.emulators(kie=kie_config, telegram={"flood_limits": False}) as (kie, telegram), \
             env.node(url, kie, telegram, f"p1-w{workers}",
-                     overrides={"kie_create_per_10s": 1_000_000}, settle=KIE_CREATE_WINDOW_S,
+                     overrides={"kie_create_per_10s": 1_000_000},
                      TRT_WELCOME_CREDITS="100", TRT_WORKERS=str(workers),
                      **UNLIMITED_TELEGRAM) as node:
         users = range(FIRST_USER, FIRST_USER + n)
@@ -209,8 +208,8 @@ def _p1_run(env: BenchEnv, n: int, workers: int, *, paced: bool) -> P1Run:
         extra = range(FIRST_USER + n, FIRST_USER + n + n // 10)
         paced_cost = _paced_calls(url, telegram, extra) if paced else None
     elapsed = finished - started
-    settled = (f"; measured once every worker had run {node.settle:.1f} s (one joining "
-               f"others has no share of KIE's create budget for {KIE_CREATE_WINDOW_S:.0f} s)"
+    settled = (f"; measured once the partitions were balanced and every worker had run "
+               f"{node.settle:.1f} s"
                if workers > 1 else "")
     note = (f"{n} jobs in {elapsed:.1f} s; {results} results in the Telegram emulator; "
             f"the node ({processes(workers)}) used {cores:.0%} of one core; {load}{settled}")
