@@ -234,6 +234,8 @@ class Node:
         self.root.start()
         self.wakeups.start()
         self._sync_singletons()  # a lone worker leaves start() with intake running
+        # The first round's partitions: what waits in them (the round ran before the tree).
+        self._lease_work.submit(self.wakeups.redrive, self.leases.parts())
         log.info("node started: %d models in the catalog; worker %s", len(self.catalog),
                  self.leases.worker_id)
         return self

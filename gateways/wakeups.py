@@ -48,12 +48,13 @@ class Wakeups:
         """This worker's delivery epoch: what it claimed itself is not taken back."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._connects = 0
         self.received = 0
 
     def start(self) -> Wakeups:
         self._thread = threading.Thread(
             target=self.store.listen, args=(CHANNEL, self.on_wake, self._stop),
-            name="wakeups", daemon=True)
+            kwargs={"on_connect": self._listening}, name="wakeups", daemon=True)
         self._thread.start()
         return self
 
@@ -61,6 +62,13 @@ class Wakeups:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    def _listening(self) -> None:
+        """LISTEN again after a lost connection (a database restart): what was sent while
+        nobody listened is looked up (the first LISTEN finds the start's own look-up)."""
+        if self._connects:
+            self.redrive(self.leases.parts())
+        self._connects += 1
 
     def on_wake(self, payload: str) -> None:
         self.received += 1

@@ -288,6 +288,8 @@ class Leases:
             return {"error": f"{type(exc).__name__}: {exc}"}
 
     def _apply(self, held: dict[str, int], live: int) -> LeaseChange:
+        # The fence first: a chat this worker is seen to own can be written at once.
+        self.store.set_fence(list(held.values()))
         with self._lock:
             before = set(self._epochs)
             kept = {n for n in before if n in held and held[n] == self._epochs[n]}
@@ -303,7 +305,6 @@ class Leases:
             lost_parts=frozenset(_part_number(n) for n in lost if n.startswith("part:")),
             gained=frozenset(n for n in gained if not n.startswith("part:")),
             lost=frozenset(n for n in lost if not n.startswith("part:")))
-        self.store.set_fence(list(held.values()))
         if gained or lost:
             log.info("leases: %s holds %d partitions%s; gained %d, lost %d%s",
                      self.worker_id, len([n for n in held if n.startswith("part:")]),
