@@ -113,7 +113,8 @@ class Node:
         s = settings
         self.leases = Leases(self.store, node=s.node_name, slot=s.worker_slot,
                              info=self._worker_info,
-                             expected=s.workers if s.worker_slot is not None else 1)
+                             expected=s.workers if s.worker_slot is not None else 1,
+                             busy=self._busy_parts)
         leases = self.leases
         self.kie = KieClient(s.kie_api_url, s.kie_api_key.get_secret_value(),
                              create_limit=(s.kie_create_per_10s, 10.0),
@@ -137,6 +138,7 @@ class Node:
             callback_base_url=s.public_callback_url,
             unknown_grace=20.0 if s.public_callback_url else 5.0)
         policy = dataclasses.replace(policy, upload_ttl=s.kie_upload_ttl_s)
+        self.jobs_call_s = policy.call_timeout
         self.jobs: Router = job_router(JobDeps(
             store=self.store, kie=self.kie, job_messages=self.job_messages,
             validate=lambda model_id, values: validate_input(catalog.get(model_id), values),
@@ -270,6 +272,13 @@ class Node:
                 except Exception:
                     log.exception("node: %s could not be %s", name,
                                   "started" if held else "stopped")
+
+    def _busy_parts(self, parts: list[int]) -> set[int]:
+        """Of the partitions being given back, those still in use here (``Leases``)."""
+        epoch = (self.snapshot("delivery") or {}).get("epoch")
+        rows = self.store.all("partitions_busy", parts=parts, epoch=epoch,
+                              call_s=self.jobs_call_s)
+        return {int(r["part"]) for r in rows}
 
     def _worker_info(self) -> dict[str, Any]:
         """What this worker publishes with its heartbeat (/status of any worker shows it)."""

@@ -1116,3 +1116,16 @@ FROM workers ORDER BY node, slot, id
 -- name: wake --
 -- Wake-ups for the workers that own what these name (LISTEN trt_wake), sent at commit.
 SELECT count(pg_notify('trt_wake', p)) AS n FROM unnest(%(payloads)s::text[]) AS p
+
+-- name: partitions_busy --
+-- Of the partitions this worker is giving back, those it still works in: a send its
+-- delivery (epoch `epoch`) has on the wire, or a createTask begun in the last `call_s`
+-- seconds (the longest a call can take). Given back only once idle, so the new owner never
+-- sends a result again or creates a second task for a call still under way.
+SELECT DISTINCT trt_part(chat_id) AS part FROM outbox
+WHERE status = 'sending' AND claim_epoch = %(epoch)s AND trt_part(chat_id) = ANY(%(parts)s)
+UNION
+SELECT DISTINCT trt_part(chat_id) FROM jobs
+WHERE state = 'submitting' AND submit_outcome = 'in_flight'
+  AND submit_outcome_at > now() - make_interval(secs => %(call_s)s)
+  AND trt_part(chat_id) = ANY(%(parts)s)

@@ -146,3 +146,26 @@ def test_the_workers_of_one_node_take_their_share_from_the_start(
     finally:
         second.stop()
         first.stop()
+
+
+def test_a_partition_is_given_back_only_once_nothing_is_under_way_in_it(
+        stores: list[Store]) -> None:
+    """A send on the wire or a createTask under way in a partition keeps it with its worker
+    while it is being given back: the newcomer never sends that result again or creates a
+    second task for that call."""
+    under_way = {"yes": True}
+    first = Leases(stores[0], node="n1", policy=FAST,
+                   busy=lambda parts: set(parts) if under_way["yes"] else set()).start()
+    second = Leases(stores[1], node="n2", policy=FAST).start()
+    try:
+        wait_until(lambda: first.snapshot()["draining"] == PARTITIONS // 2, 10,
+                   "the first worker giving half back")
+        rounds = first.rounds
+        wait_until(lambda: first.rounds >= rounds + 5, 10, "rounds past the drain")
+        assert second.parts() == [], "nothing released while work is under way"
+        assert len(first.parts()) == PARTITIONS // 2  # but nothing new starts there
+        under_way["yes"] = False
+        wait_until(lambda: len(second.parts()) == PARTITIONS // 2, 10, "the hand-over")
+    finally:
+        second.stop()
+        first.stop()

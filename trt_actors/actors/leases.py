@@ -77,8 +77,11 @@ class LeasePolicy:
     interval: float = 0.75
     """Seconds between rounds."""
     drain: float = 1.5
-    """Seconds a partition given back to a newcomer is kept, unused, before it is released:
-    the sends and moves already under way in it finish under the old epoch."""
+    """Seconds a partition given back to a newcomer is kept, unused, at least, before it is
+    released: the moves already under way in it finish under the old epoch."""
+    drain_max: float = 45.0
+    """... and at most, while it is still busy (``busy``: a send on the wire, a createTask
+    under way; longer than a createTask call can take)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +100,12 @@ class Leases:
     def __init__(self, store: Store, *, node: str, slot: int | None = None,
                  policy: LeasePolicy | None = None,
                  info: Callable[[], dict[str, Any]] | None = None,
-                 singletons: tuple[str, ...] = SINGLETONS, expected: int = 1) -> None:
+                 singletons: tuple[str, ...] = SINGLETONS, expected: int = 1,
+                 busy: Callable[[list[int]], set[int]] | None = None) -> None:
         self.store = store
+        self._busy = busy
+        """Of the partitions being given back, those this worker still works in (a send on
+        the wire, a createTask under way): kept until idle, at most ``drain_max``."""
         self.expected = max(expected, 1)
         """The workers this worker's node is meant to have (``TRT_WORKERS``): from its first
         round it takes at most ``1 / expected`` of a budget, so the workers of a node that
@@ -244,6 +251,8 @@ class Leases:
         with self._lock:
             epochs = dict(self._epochs)
             draining = dict(self._draining)
+        ripe = [n for n, at in draining.items() if at <= now]
+        busy = self._busy([_part_number(n) for n in ripe]) if ripe and self._busy else set()
         with self.store.transaction() as tx:
             beat = tx.one("worker_beat", id=self.worker_id, node=self.node, host=self.host,
                           pid=self.pid, slot=self.slot, info=jsonb(self._safe_info()),
@@ -252,7 +261,8 @@ class Leases:
             held = {r["name"]: int(r["epoch"]) for r in tx.all(
                 "leases_renew", owner=self.worker_id, epochs=list(epochs.values()),
                 ttl=p.ttl)} if epochs else {}
-            done = [n for n, at in draining.items() if at <= now and n in held]
+            done = [n for n in ripe if n in held and (
+                _part_number(n) not in busy or draining[n] + p.drain_max - p.drain <= now)]
             if done:
                 tx.run("leases_release", owner=self.worker_id,
                        epochs=[held.pop(n) for n in done])
