@@ -92,8 +92,12 @@ class ChaosNode(NodeProcess):
 
     def __init__(self, database_url: str, kie: KieEmulator, telegram: TelegramEmulator,
                  log_path: Path, *, workers: int = 1, **extra_env: str) -> None:
+        # The simulated users order their jobs one after another as fast as the bot accepts
+        # them (the full profile: 5 each): the per-user limits of issue 14 (3 in flight, 10
+        # confirms a minute) would refuse some, and a refused order is not the faults' doing.
+        limits = {"TRT_MAX_JOBS_IN_FLIGHT": "100", "TRT_CONFIRM_RATE_PER_MIN": "1000"}
         super().__init__(database_url, kie, telegram, log_path, TRT_WORKERS=str(workers),
-                         TRT_NODE_NAME=NODE_NAME, **extra_env)
+                         TRT_NODE_NAME=NODE_NAME, **{**limits, **extra_env})
         self.workers = workers
         self.orphans: list[int] = []
         """Worker pids still running ``ORPHAN_TIMEOUT_S`` after the node stopped."""
