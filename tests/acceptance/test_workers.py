@@ -134,7 +134,8 @@ def test_two_workers_share_the_ports_survive_a_kill9_and_stop_on_sigterm(
                            "slot 1 to run again under a new pid")
         assert again[0] == first[0], "the other worker is left alone"
         wait_until(lambda: serving(node, again[1]), 30, "the new worker to listen again")
-        assert node.ready()
+        # its partitions and singletons come back to a live worker within a lease (3.5 s)
+        wait_until(node.ready, 15, "/readyz again: every partition held by a live worker")
         assert f"slot 1 (pid {first[1]}) exited with signal SIGKILL; restarting in" in node.log()
         assert f"slot 1 started, pid {again[1]}" in node.log()
     finally:
